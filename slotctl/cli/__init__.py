@@ -1,0 +1,176 @@
+"""The root Typer app, its global options, and the one error map.
+
+Every invocation, from the console script or a test's CliRunner, runs through
+:meth:`SlotctlGroup.main`, which turns domain errors, usage errors and driver
+errors into one ``Error: ...`` line on stderr (a JSON object with
+``--format json``) and the exit codes of CLI.md.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer._click import exceptions as click_exceptions  # Typer's bundled Click
+from typer.core import TyperGroup
+
+from slotctl import __version__
+from slotctl.cli import config as config_cli
+from slotctl.cli import db as db_cli
+from slotctl.cli import exchanges as exchanges_cli
+from slotctl.cli import hours as hours_cli
+from slotctl.cli import runtime
+from slotctl.errors import SlotctlError
+
+EXIT_USAGE = 2
+
+
+def _wants_json(args: Sequence[str]) -> bool:
+    chosen = runtime.current().output_format
+    if chosen is not None:
+        return chosen == "json"
+    for index, arg in enumerate(args):
+        if arg in ("--format", "-f") and index + 1 < len(args):
+            return args[index + 1].lower() == "json"
+        if arg.startswith("--format="):
+            return arg.split("=", 1)[1].lower() == "json"
+    return os.environ.get("SLOTCTL_FORMAT", "").lower() == "json"
+
+
+def _report(message: str, code: str, args: Sequence[str]) -> None:
+    from slotctl.render import error
+
+    error(message, code, as_json=_wants_json(args))
+
+
+class SlotctlGroup(TyperGroup):
+    """The root group: runs a command and maps every failure to an exit code."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        code = self._run(argv, prog_name or "slotctl", complete_var, **extra)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _run(self, argv: list[str], prog_name: str, complete_var: str | None, **extra: Any) -> int:
+        runtime.reset()
+        try:
+            result = super().main(
+                args=argv,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
+            return result if isinstance(result, int) else 0
+        except SlotctlError as exc:
+            _report(exc.message, exc.code, argv)
+            return exc.exit_code
+        except click_exceptions.UsageError as exc:
+            hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+            _report(exc.format_message() + hint, "usage", argv)
+            return EXIT_USAGE
+        except click_exceptions.ClickException as exc:
+            _report(exc.format_message(), "usage", argv)
+            return exc.exit_code
+        except click_exceptions.Abort:
+            _report("aborted; nothing changed", "aborted", argv)
+            return 130
+        except KeyboardInterrupt:
+            return 130
+        except BrokenPipeError:
+            return 0
+        except Exception as exc:
+            if os.environ.get("SLOTCTL_DEBUG") == "1":
+                raise
+            _report(
+                f"unexpected {type(exc).__name__}: {exc} (set SLOTCTL_DEBUG=1 for a traceback)",
+                "internal",
+                argv,
+            )
+            return 1
+        finally:
+            runtime.current().close()
+
+
+app = typer.Typer(
+    cls=SlotctlGroup,
+    name="slotctl",
+    help=(
+        "Administer appointment slots and bookings for walk-in exchanges.\n\n"
+        "Example: slotctl exchanges add downtown --name Downtown --timezone Europe/Berlin"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"slotctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Config file (default: ./slotctl.toml, then $XDG_CONFIG_HOME/slotctl/slotctl.toml).",
+            show_default=False,
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="Database URL, e.g. postgresql+psycopg://user@host/db (default: SQLite file).",
+            show_default=False,
+        ),
+    ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option("--actor", help="Who is acting, for the audit trail.", show_default=False),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Administer appointment slots and bookings for walk-in exchanges.
+
+    Example: slotctl exchanges add downtown --name Downtown --timezone Europe/Berlin
+    """
+    state = runtime.current()
+    state.config_file = config
+    state.database_url = database_url
+    state.actor = actor
+
+
+app.add_typer(exchanges_cli.app, name="exchanges")
+app.add_typer(hours_cli.app, name="hours")
+app.add_typer(db_cli.app, name="db")
+app.add_typer(config_cli.app, name="config")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point; returns the exit code."""
+    command = typer.main.get_command(app)
+    result: int = command.main(args=argv, prog_name="slotctl", standalone_mode=False)
+    return result

@@ -1,0 +1,29 @@
+"""``slotctl config``: the effective settings and where each came from."""
+
+from __future__ import annotations
+
+import typer
+
+from slotctl.cli.options import Format, OutputFormat
+from slotctl.cli.runtime import current
+
+app = typer.Typer(help="Inspect configuration.", no_args_is_help=True)
+
+
+@app.command("show")
+def show(fmt: Format = OutputFormat.table) -> None:
+    """Show the effective settings and the source of each (passwords masked).
+
+    Example: slotctl --config ./slotctl.toml config show --format json
+    """
+    from slotctl.config import Settings, mask_url
+    from slotctl.render import emit
+
+    loaded = current().loaded
+    records = []
+    for name in Settings.model_fields:
+        value = getattr(loaded.settings, name)
+        if name == "database_url":
+            value = mask_url(value)
+        records.append({"setting": name, "value": value, "source": loaded.sources[name]})
+    emit(records, fmt.value, columns=("setting", "value", "source"), title="Settings")

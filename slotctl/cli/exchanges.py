@@ -1,0 +1,169 @@
+"""``slotctl exchanges``: add, list, show, update, remove."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from slotctl.cli.options import Format, OutputFormat, Slug, Yes, confirm
+from slotctl.cli.runtime import current
+
+app = typer.Typer(help="Manage exchanges (the offices).", no_args_is_help=True)
+
+MinNotice = Annotated[
+    str | None,
+    typer.Option(
+        "--min-notice", help="Minimum notice before a booking, e.g. 30m, 2h.", show_default=False
+    ),
+]
+MaxAdvance = Annotated[
+    str | None,
+    typer.Option(
+        "--max-advance",
+        help="How far ahead bookings are taken, in whole days, e.g. 30d; 'none' for unlimited.",
+        show_default=False,
+    ),
+]
+
+
+def _max_advance(value: str) -> int | None:
+    from slotctl.parsing import parse_duration
+    from slotctl.services.exchanges import advance_days
+
+    if value.strip().lower() in ("none", "unlimited"):
+        return None
+    return advance_days(parse_duration(value))
+
+
+def _print(data: object, fmt: OutputFormat) -> None:
+    from slotctl.render import emit
+    from slotctl.services.exchanges import EXCHANGE_FIELDS
+
+    emit(data, fmt.value, columns=EXCHANGE_FIELDS)  # type: ignore[arg-type]
+
+
+@app.command("add")
+def add(
+    slug: Slug,
+    name: Annotated[str, typer.Option("--name", help="Display name.", show_default=False)],
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            "--timezone",
+            help="IANA timezone, e.g. Europe/Berlin (default: setting default_timezone).",
+            show_default=False,
+        ),
+    ] = None,
+    min_notice: MinNotice = None,
+    max_advance: MaxAdvance = None,
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """Add an exchange.
+
+    Example: slotctl exchanges add downtown --name "Downtown" --timezone Europe/Berlin --min-notice 1h --max-advance 60d
+    """
+    from slotctl.parsing import parse_duration
+    from slotctl.services.exchanges import add_exchange
+
+    state = current()
+    notice_minutes = parse_duration(min_notice) if min_notice is not None else 0
+    advance = _max_advance(max_advance) if max_advance is not None else None
+    with state.session() as session:
+        record = add_exchange(
+            session,
+            slug,
+            name=name,
+            timezone=timezone or state.settings.default_timezone,
+            min_notice_minutes=notice_minutes,
+            max_advance_days=advance,
+        )
+    _print(record, fmt)
+
+
+@app.command("list")
+def list_(fmt: Format = OutputFormat.table) -> None:
+    """List exchanges, by slug.
+
+    Example: slotctl exchanges list --format json
+    """
+    from slotctl.render import emit
+    from slotctl.services.exchanges import EXCHANGE_FIELDS, list_exchanges
+
+    with current().session(readonly=True) as session:
+        records = list_exchanges(session)
+    emit(records, fmt.value, columns=EXCHANGE_FIELDS, title="Exchanges", empty="no exchanges yet")
+
+
+@app.command("show")
+def show(slug: Slug, fmt: Format = OutputFormat.table) -> None:
+    """Show one exchange.
+
+    Example: slotctl exchanges show downtown
+    """
+    from slotctl.services.exchanges import show_exchange
+
+    with current().session(readonly=True) as session:
+        record = show_exchange(session, slug)
+    _print(record, fmt)
+
+
+@app.command("update")
+def update(
+    slug: Slug,
+    name: Annotated[str | None, typer.Option("--name", help="New name.", show_default=False)] = None,
+    timezone: Annotated[
+        str | None, typer.Option("--timezone", help="New IANA timezone.", show_default=False)
+    ] = None,
+    min_notice: MinNotice = None,
+    max_advance: MaxAdvance = None,
+    active: Annotated[
+        bool | None,
+        typer.Option("--active/--inactive", help="Take bookings or not.", show_default=False),
+    ] = None,
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """Change an exchange; options not given are left as they are.
+
+    Example: slotctl exchanges update downtown --min-notice 2h --max-advance none --inactive
+    """
+    from slotctl.parsing import parse_duration
+    from slotctl.services.exchanges import UNSET, update_exchange
+
+    with current().session() as session:
+        record = update_exchange(
+            session,
+            slug,
+            name=name,
+            timezone=timezone,
+            min_notice_minutes=parse_duration(min_notice) if min_notice is not None else None,
+            max_advance_days=_max_advance(max_advance) if max_advance is not None else UNSET,
+            is_active=active,
+        )
+    _print(record, fmt)
+
+
+@app.command("remove")
+def remove(slug: Slug, yes: Yes = False, fmt: Format = OutputFormat.table) -> None:
+    """Remove an exchange with its hours, closures, slots and past bookings.
+
+    Refused while the exchange has future bookings that hold seats.
+
+    Example: slotctl exchanges remove downtown --yes
+    """
+    from slotctl.render import notice
+    from slotctl.services.exchanges import plan_removal, remove_exchange
+
+    state = current()
+    if not yes:
+        with state.session(readonly=True) as session:
+            plan = plan_removal(session, slug)
+        confirm(
+            f"Remove exchange {plan.exchange['slug']!r} with its {plan.slots} slots and "
+            f"{plan.bookings} bookings?",
+            yes,
+        )
+    with state.session() as session:
+        record = remove_exchange(session, slug)
+    notice(f"Removed exchange {record['slug']}.")
+    _print(record, fmt)

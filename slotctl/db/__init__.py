@@ -1,0 +1,1 @@
+"""Persistence: models, engine factory and migrations. Imports no service or CLI code."""

@@ -1,0 +1,8 @@
+"""Alembic migrations shipped inside the package (``script_location = slotctl:migrations``).
+
+``HEAD`` lets every command check the schema version without importing Alembic;
+a test keeps it equal to Alembic's own head.
+"""
+
+REVISIONS = ("0001",)
+HEAD = REVISIONS[-1]
