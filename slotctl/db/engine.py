@@ -68,7 +68,7 @@ def describe(engine: Engine) -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The Alembic revision the database is at, or None for a blank database."""
-    with engine.connect() as conn:
+    with engine.execution_options(**{READONLY: True}).connect() as conn:
         if not engine.dialect.has_table(conn, "alembic_version"):
             return None
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
