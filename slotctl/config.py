@@ -127,6 +127,8 @@ def _read_file(path: Path) -> dict[str, Any]:
         values = TomlConfigSettingsSource(Settings, toml_file=path)()
     except tomllib.TOMLDecodeError as exc:
         raise Unavailable(f"bad config file {path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise Unavailable(f"bad config file {path}: not UTF-8 text") from None
     except OSError as exc:
         raise Unavailable(f"cannot read config file {path}: {exc.strerror}") from None
     return dict(values)
@@ -173,6 +175,10 @@ def mask_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except Exception:
         return url
+    secret_keys = [key for key in parsed.query if key.lower() in ("password", "passwd")]
+    if secret_keys:
+        parsed = parsed.update_query_dict(dict.fromkeys(secret_keys, "***"))
+    return parsed.render_as_string(hide_password=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from itertools import pairwise
 
 from slotctl.errors import InvalidValue
 
@@ -21,9 +22,9 @@ _DAY_ALIASES = {
 }
 MINUTES_PER_DAY = 24 * 60
 
-_TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
-_DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
-_RELATIVE_DATE_RE = re.compile(r"^([+-])(\d+)d$")
+_TIME_RE = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
+_DURATION_RE = re.compile(r"^(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?$")
+_RELATIVE_DATE_RE = re.compile(r"^([+-])([0-9]+)d$")
 
 
 def _day_index(token: str) -> int:
@@ -100,7 +101,7 @@ def parse_time_range(text: str) -> tuple[int, int]:
 def check_no_overlap(ranges: list[tuple[int, int]], where: str = "") -> None:
     """Raise if any two (opens, closes) ranges overlap; touching ends are fine."""
     ordered = sorted(ranges)
-    for (o1, c1), (o2, c2) in zip(ordered, ordered[1:], strict=False):
+    for (o1, c1), (o2, c2) in pairwise(ordered):
         if o2 < c1:
             suffix = f" on {where}" if where else ""
             raise InvalidValue(
@@ -124,7 +125,7 @@ def parse_hours_spec(spec: str) -> tuple[list[int], list[tuple[int, int]]]:
     parts = spec.split()
     if len(parts) != 2:
         raise InvalidValue(
-            f"invalid hours spec {spec!r}: use \"DAYS TIMES\", e.g. \"mon-fri 09:00-12:00,13:00-17:00\""
+            f'invalid hours spec {spec!r}: use "DAYS TIMES", e.g. "mon-fri 09:00-12:00,13:00-17:00"'
         )
     return parse_days(parts[0]), parse_time_ranges(parts[1])
 
@@ -132,7 +133,7 @@ def parse_hours_spec(spec: str) -> tuple[list[int], list[tuple[int, int]]]:
 def parse_duration(text: str) -> int:
     """``45``, ``45m``, ``2h``, ``1h30m``, ``7d`` to minutes (a bare number is minutes)."""
     value = text.strip().lower()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return int(value)
     match = _DURATION_RE.match(value)
     if not value or not match:
@@ -153,7 +154,10 @@ def parse_date(text: str, today: date) -> date:
     match = _RELATIVE_DATE_RE.match(value)
     if match:
         days = int(match.group(2))
-        return today + timedelta(days=days if match.group(1) == "+" else -days)
+        try:
+            return today + timedelta(days=days if match.group(1) == "+" else -days)
+        except OverflowError:
+            raise InvalidValue(f"invalid date {text!r}: too far from today") from None
     try:
         if len(value) != 10:
             raise ValueError

@@ -84,8 +84,12 @@ def test_unknown_revision_exits_6(db: Any, cli: Any) -> None:
     assert "does not know" in result.stderr
 
 
-def test_default_sqlite_database_is_created_on_first_use(cli: Any, isolated_environment: Path) -> None:
-    result = cli("exchanges", "add", "downtown", "--name", "Downtown", "--timezone", "Europe/Berlin")
+def test_default_sqlite_database_is_created_on_first_use(
+    cli: Any, isolated_environment: Path
+) -> None:
+    result = cli(
+        "exchanges", "add", "downtown", "--name", "Downtown", "--timezone", "Europe/Berlin"
+    )
     assert result.exit_code == 0, result.stderr
     path = isolated_environment / "home" / "data" / "slotctl" / "slotctl.db"
     assert path.exists()
@@ -110,7 +114,9 @@ def test_sqlite_write_transactions_begin_immediate(tmp_path: Path) -> None:
     with first.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
     with first.begin() as conn:
-        conn.exec_driver_sql("SELECT count(*) FROM t").scalar()  # a read only, yet it holds the lock
+        conn.exec_driver_sql(
+            "SELECT count(*) FROM t"
+        ).scalar()  # a read only, yet it holds the lock
         with pytest.raises(Exception, match="locked"), second.begin() as other:
             other.exec_driver_sql("SELECT 1")
     first.dispose()
@@ -157,7 +163,12 @@ def _exchange_and_slot(conn: Any, capacity: int = 1) -> None:
             "current_bookings, is_available, created_at, updated_at) VALUES "
             "('s', 1, '2027-01-02', :a, :b, :c, 0, true, :n, :n)"
         ),
-        {"a": "2027-01-02 09:00:00", "b": "2027-01-02 09:30:00", "c": capacity, "n": "2027-01-01 00:00:00"},
+        {
+            "a": "2027-01-02 09:00:00",
+            "b": "2027-01-02 09:30:00",
+            "c": capacity,
+            "n": "2027-01-01 00:00:00",
+        },
     )
 
 

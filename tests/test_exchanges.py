@@ -21,8 +21,16 @@ EXCHANGE_KEYS = [
 
 def add(cli: Any, slug: str = "downtown", *extra: str) -> Any:
     return cli(
-        "exchanges", "add", slug, "--name", slug.title(), "--timezone", "Europe/Berlin",
-        *extra, "--format", "json",
+        "exchanges",
+        "add",
+        slug,
+        "--name",
+        slug.title(),
+        "--timezone",
+        "Europe/Berlin",
+        *extra,
+        "--format",
+        "json",
     )
 
 
@@ -129,8 +137,16 @@ def test_show_unknown_slug_json_error(cli: Any, db: Any) -> None:
 def test_update_changes_only_given_fields(cli: Any, db: Any) -> None:
     add(cli, "downtown", "--max-advance", "30d")
     result = cli(
-        "exchanges", "update", "downtown", "--name", "Main Street", "--min-notice", "2h",
-        "--inactive", "--format", "json",
+        "exchanges",
+        "update",
+        "downtown",
+        "--name",
+        "Main Street",
+        "--min-notice",
+        "2h",
+        "--inactive",
+        "--format",
+        "json",
     )
     assert result.exit_code == 0, result.stderr
     record = result.json()
@@ -138,7 +154,9 @@ def test_update_changes_only_given_fields(cli: Any, db: Any) -> None:
     assert record["min_notice_minutes"] == 120
     assert record["max_advance_days"] == 30
     assert record["is_active"] is False
-    cleared = cli("exchanges", "update", "downtown", "--max-advance", "none", "--active", "-f", "json")
+    cleared = cli(
+        "exchanges", "update", "downtown", "--max-advance", "none", "--active", "-f", "json"
+    )
     assert cleared.json()["max_advance_days"] is None
     assert cleared.json()["is_active"] is True
 
@@ -183,7 +201,9 @@ def _insert_slot_with_booking(db: Any, starts: str, status: str) -> None:
         "INSERT INTO time_slots (uuid, exchange_id, date, starts_at, ends_at, max_capacity, "
         "current_bookings, is_available, created_at, updated_at) VALUES "
         "(:u, :e, :d, :s, :t, 2, 1, true, :n, :n)",
-        u="00000000-0000-4000-8000-000000000001", e=exchange_id, d=starts[:10],
+        u="00000000-0000-4000-8000-000000000001",
+        e=exchange_id,
+        d=starts[:10],
         s=f"{starts}:00+00:00" if db.kind == "postgres" else f"{starts}:00",
         t=f"{starts[:11]}23:00:00+00:00" if db.kind == "postgres" else f"{starts[:11]}23:00:00",
         n=now if db.kind == "postgres" else now[:19],
@@ -193,12 +213,17 @@ def _insert_slot_with_booking(db: Any, starts: str, status: str) -> None:
         "INSERT INTO bookings (uuid, reference, time_slot_id, exchange_id, customer_name, "
         "customer_email, status, created_at, updated_at) VALUES "
         "(:u, 'BK-TEST01', :s, :e, 'Ann', 'ann@example.com', :st, :n, :n)",
-        u="00000000-0000-4000-8000-000000000002", s=slot_id, e=exchange_id, st=status,
+        u="00000000-0000-4000-8000-000000000002",
+        s=slot_id,
+        e=exchange_id,
+        st=status,
         n=now if db.kind == "postgres" else now[:19],
     )
 
 
-def test_remove_refused_with_future_seat_holding_bookings(cli: Any, db: Any, monkeypatch: Any) -> None:
+def test_remove_refused_with_future_seat_holding_bookings(
+    cli: Any, db: Any, monkeypatch: Any
+) -> None:
     monkeypatch.setenv("SLOTCTL_NOW", "2027-01-01T00:00:00+00:00")
     add(cli)
     _insert_slot_with_booking(db, "2027-01-05 09:00", "confirmed")

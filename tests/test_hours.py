@@ -12,7 +12,9 @@ CLOSURE_KEYS = ["uuid", "exchange", "starts_on", "ends_on", "reason"]
 
 @pytest.fixture
 def downtown(cli: Any, db: Any) -> str:
-    result = cli("exchanges", "add", "downtown", "--name", "Downtown", "--timezone", "Europe/Berlin")
+    result = cli(
+        "exchanges", "add", "downtown", "--name", "Downtown", "--timezone", "Europe/Berlin"
+    )
     assert result.exit_code == 0, result.stderr
     return "downtown"
 
@@ -26,8 +28,13 @@ def shifts(cli: Any, slug: str | None = None) -> list[tuple[str, str, str]]:
 
 def test_set_week_gives_the_eleven_shifts(cli: Any, db: Any, downtown: str) -> None:
     result = cli(
-        "hours", "set", downtown, "mon-fri 09:00-12:00,13:00-17:00", "sat 10:00-14:00",
-        "--format", "json",
+        "hours",
+        "set",
+        downtown,
+        "mon-fri 09:00-12:00,13:00-17:00",
+        "sat 10:00-14:00",
+        "--format",
+        "json",
     )
     assert result.exit_code == 0, result.stderr
     listed = cli("hours", "list", downtown, "--format", "json").json()
@@ -38,7 +45,13 @@ def test_set_week_gives_the_eleven_shifts(cli: Any, db: Any, downtown: str) -> N
         (0, "mon", "09:00", "12:00"),
         (0, "mon", "13:00", "17:00"),
     ]
-    assert listed[-1] == {**listed[-1], "weekday": 5, "day": "sat", "opens_at": "10:00", "closes_at": "14:00"}
+    assert listed[-1] == {
+        **listed[-1],
+        "weekday": 5,
+        "day": "sat",
+        "opens_at": "10:00",
+        "closes_at": "14:00",
+    }
     assert result.json() == listed
 
 
@@ -180,20 +193,32 @@ def test_csv_output_has_header_of_fields(cli: Any, db: Any, downtown: str) -> No
 
 def test_closures_add_list_remove(cli: Any, db: Any, downtown: str) -> None:
     added = cli(
-        "hours", "closures", "add", downtown, "2027-08-02", "2027-08-13", "--reason",
-        "Renovation", "-f", "json",
+        "hours",
+        "closures",
+        "add",
+        downtown,
+        "2027-08-02",
+        "2027-08-13",
+        "--reason",
+        "Renovation",
+        "-f",
+        "json",
     )
     assert added.exit_code == 0, added.stderr
     record = added.json()
     assert list(record) == CLOSURE_KEYS
     assert (record["starts_on"], record["ends_on"], record["reason"]) == (
-        "2027-08-02", "2027-08-13", "Renovation",
+        "2027-08-02",
+        "2027-08-13",
+        "Renovation",
     )
     single = cli("hours", "closures", "add", downtown, "2027-12-24", "-f", "json").json()
     assert single["ends_on"] == "2027-12-24"
     listed = cli("hours", "closures", "list", downtown, "-f", "json").json()
     assert [c["starts_on"] for c in listed] == ["2027-08-02", "2027-12-24"]
-    window = cli("hours", "closures", "list", "--from", "2027-08-10", "--to", "2027-09-01", "-f", "json")
+    window = cli(
+        "hours", "closures", "list", "--from", "2027-08-10", "--to", "2027-09-01", "-f", "json"
+    )
     assert [c["uuid"] for c in window.json()] == [record["uuid"]]
     removed = cli("hours", "closures", "remove", record["uuid"][:8], "-f", "json")
     assert removed.exit_code == 0
@@ -210,7 +235,9 @@ def test_closure_refusals(cli: Any, db: Any, downtown: str) -> None:
     assert db.snapshot() == before
 
 
-def test_closure_relative_dates_use_the_clock(cli: Any, db: Any, downtown: str, monkeypatch: Any) -> None:
+def test_closure_relative_dates_use_the_clock(
+    cli: Any, db: Any, downtown: str, monkeypatch: Any
+) -> None:
     monkeypatch.setenv("SLOTCTL_NOW", "2027-03-01T12:00:00+00:00")
     result = cli("hours", "closures", "add", downtown, "tomorrow", "+7d", "-f", "json")
     assert result.exit_code == 0, result.stderr
@@ -221,7 +248,18 @@ def test_closure_relative_dates_use_the_clock(cli: Any, db: Any, downtown: str, 
 
 
 def test_holidays_dry_run_writes_nothing(cli: Any, db: Any, downtown: str) -> None:
-    result = cli("hours", "holidays", downtown, "--country", "DE", "--year", "2027", "--dry-run", "-f", "json")
+    result = cli(
+        "hours",
+        "holidays",
+        downtown,
+        "--country",
+        "DE",
+        "--year",
+        "2027",
+        "--dry-run",
+        "-f",
+        "json",
+    )
     assert result.exit_code == 0, result.stderr
     days = [c["starts_on"] for c in result.json()]
     assert "2027-10-03" in days  # German Unity Day
@@ -231,13 +269,39 @@ def test_holidays_dry_run_writes_nothing(cli: Any, db: Any, downtown: str) -> No
 
 
 def test_holidays_add_and_skip_existing(cli: Any, db: Any, downtown: str) -> None:
-    cli("hours", "closures", "add", downtown, "2027-12-24", "2027-12-31", "--reason", "Winter break")
-    first = cli("hours", "holidays", downtown, "--country", "de", "--subdiv", "BE", "--year", "2027", "-f", "json")
+    cli(
+        "hours", "closures", "add", downtown, "2027-12-24", "2027-12-31", "--reason", "Winter break"
+    )
+    first = cli(
+        "hours",
+        "holidays",
+        downtown,
+        "--country",
+        "de",
+        "--subdiv",
+        "BE",
+        "--year",
+        "2027",
+        "-f",
+        "json",
+    )
     assert first.exit_code == 0, first.stderr
     added = {c["starts_on"]: c["reason"] for c in first.json()}
     assert "2027-03-08" in added  # International Women's Day, Berlin only
     assert "2027-12-25" not in added  # already closed by the winter break
-    again = cli("hours", "holidays", downtown, "--country", "DE", "--subdiv", "BE", "--year", "2027", "-f", "json")
+    again = cli(
+        "hours",
+        "holidays",
+        downtown,
+        "--country",
+        "DE",
+        "--subdiv",
+        "BE",
+        "--year",
+        "2027",
+        "-f",
+        "json",
+    )
     assert again.json() == []
     assert db.scalar("SELECT count(*) FROM closures") == len(added) + 1
 

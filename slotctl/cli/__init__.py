@@ -64,7 +64,9 @@ class SlotctlGroup(TyperGroup):
             sys.exit(code)
         return code
 
-    def _run(self, argv: list[str], prog_name: str, complete_var: str | None, **extra: Any) -> int:
+    def _run(  # noqa: PLR0911 - the one error map: one exit per kind of failure
+        self, argv: list[str], prog_name: str, complete_var: str | None, **extra: Any
+    ) -> int:
         runtime.reset()
         try:
             result = super().main(
@@ -85,7 +87,7 @@ class SlotctlGroup(TyperGroup):
         except click_exceptions.ClickException as exc:
             _report(exc.format_message(), "usage", argv)
             return exc.exit_code
-        except click_exceptions.Abort:
+        except typer.Abort:
             _report("aborted; nothing changed", "aborted", argv)
             return 130
         except KeyboardInterrupt:
@@ -130,7 +132,7 @@ def root(
         Path | None,
         typer.Option(
             "--config",
-            help="Config file (default: ./slotctl.toml, then $XDG_CONFIG_HOME/slotctl/slotctl.toml).",
+            help="Config file (default: ./slotctl.toml, else the one in $XDG_CONFIG_HOME/slotctl).",
             show_default=False,
         ),
     ] = None,

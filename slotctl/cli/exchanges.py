@@ -61,7 +61,8 @@ def add(
 ) -> None:
     """Add an exchange.
 
-    Example: slotctl exchanges add downtown --name "Downtown" --timezone Europe/Berlin --min-notice 1h --max-advance 60d
+    Example: slotctl exchanges add downtown --name "Downtown" --timezone Europe/Berlin
+    --min-notice 1h --max-advance 60d
     """
     from slotctl.parsing import parse_duration
     from slotctl.services.exchanges import add_exchange
@@ -111,7 +112,9 @@ def show(slug: Slug, fmt: Format = OutputFormat.table) -> None:
 @app.command("update")
 def update(
     slug: Slug,
-    name: Annotated[str | None, typer.Option("--name", help="New name.", show_default=False)] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="New name.", show_default=False)
+    ] = None,
     timezone: Annotated[
         str | None, typer.Option("--timezone", help="New IANA timezone.", show_default=False)
     ] = None,

@@ -19,7 +19,9 @@ from slotctl.cli.options import (
 from slotctl.cli.runtime import current
 
 app = typer.Typer(help="Manage business hours, closures and holidays.", no_args_is_help=True)
-closures_app = typer.Typer(help="Manage closures (dates an exchange is shut).", no_args_is_help=True)
+closures_app = typer.Typer(
+    help="Manage closures (dates an exchange is shut).", no_args_is_help=True
+)
 app.add_typer(closures_app, name="closures")
 
 Uuids = Annotated[list[str], typer.Argument(help="Shift uuids or 8+ character prefixes.")]
@@ -55,8 +57,12 @@ def list_(slug: OptionalSlug = None, fmt: Format = OutputFormat.table) -> None:
 @app.command("add")
 def add(
     slug: Slug,
-    days: Annotated[str, typer.Argument(help="Days: mon-fri, sat, mon,wed, daily, weekdays, weekends.")],
-    times: Annotated[str, typer.Argument(help="Shifts: HH:MM-HH:MM[,HH:MM-HH:MM...]; 24:00 closes at midnight.")],
+    days: Annotated[
+        str, typer.Argument(help="Days: mon-fri, sat, mon,wed, daily, weekdays, weekends.")
+    ],
+    times: Annotated[
+        str, typer.Argument(help="Shifts: HH:MM-HH:MM[,HH:MM-HH:MM...]; 24:00 closes at midnight.")
+    ],
     fmt: Format = OutputFormat.table,
 ) -> None:
     """Add shifts; refused if one overlaps an existing shift.
@@ -75,7 +81,9 @@ def add(
 @app.command("set")
 def set_(
     slug: Slug,
-    specs: Annotated[list[str], typer.Argument(help='Each "DAYS TIMES", e.g. "mon-fri 09:00-17:00".')],
+    specs: Annotated[
+        list[str], typer.Argument(help='Each "DAYS TIMES", e.g. "mon-fri 09:00-17:00".')
+    ],
     fmt: Format = OutputFormat.table,
 ) -> None:
     """Replace the whole week in one transaction; days not named become closed.
@@ -94,8 +102,15 @@ def set_(
 @app.command("update")
 def update(
     ident: Annotated[str, typer.Argument(metavar="UUID", help="The shift's uuid or prefix.")],
-    opens: Annotated[str | None, typer.Option("--opens", help="New opening time HH:MM.", show_default=False)] = None,
-    closes: Annotated[str | None, typer.Option("--closes", help="New closing time HH:MM (24:00 allowed).", show_default=False)] = None,
+    opens: Annotated[
+        str | None, typer.Option("--opens", help="New opening time HH:MM.", show_default=False)
+    ] = None,
+    closes: Annotated[
+        str | None,
+        typer.Option(
+            "--closes", help="New closing time HH:MM (24:00 allowed).", show_default=False
+        ),
+    ] = None,
     fmt: Format = OutputFormat.table,
 ) -> None:
     """Change one shift's opening or closing time.
@@ -129,7 +144,10 @@ def remove(idents: Uuids, fmt: Format = OutputFormat.table) -> None:
 @app.command("clear")
 def clear(
     slug: Slug,
-    day: Annotated[str | None, typer.Option("--day", help="Only these days, e.g. sat or mon-fri.", show_default=False)] = None,
+    day: Annotated[
+        str | None,
+        typer.Option("--day", help="Only these days, e.g. sat or mon-fri.", show_default=False),
+    ] = None,
     fmt: Format = OutputFormat.table,
 ) -> None:
     """Remove all shifts of an exchange, or those of some days.
@@ -148,9 +166,14 @@ def clear(
 @app.command("holidays")
 def holidays(
     slug: Slug,
-    country: Annotated[str, typer.Option("--country", help="ISO country code, e.g. DE.", show_default=False)],
+    country: Annotated[
+        str, typer.Option("--country", help="ISO country code, e.g. DE.", show_default=False)
+    ],
     year: Annotated[int, typer.Option("--year", help="Year, e.g. 2027.", show_default=False)],
-    subdiv: Annotated[str | None, typer.Option("--subdiv", help="Subdivision, e.g. BE for Berlin.", show_default=False)] = None,
+    subdiv: Annotated[
+        str | None,
+        typer.Option("--subdiv", help="Subdivision, e.g. BE for Berlin.", show_default=False),
+    ] = None,
     dry_run: DryRun = False,
     fmt: Format = OutputFormat.table,
 ) -> None:
@@ -173,9 +196,18 @@ def holidays(
 @closures_app.command("add")
 def closures_add(
     slug: Slug,
-    from_: Annotated[str, typer.Argument(metavar="FROM", help="First closed date: YYYY-MM-DD, today, +Nd.")],
-    to: Annotated[str | None, typer.Argument(metavar="[TO]", help="Last closed date (inclusive; default FROM).", show_default=False)] = None,
-    reason: Annotated[str, typer.Option("--reason", help="Why it is closed.", show_default=False)] = "",
+    from_: Annotated[
+        str, typer.Argument(metavar="FROM", help="First closed date: YYYY-MM-DD, today, +Nd.")
+    ],
+    to: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[TO]", help="Last closed date (inclusive; default FROM).", show_default=False
+        ),
+    ] = None,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why it is closed.", show_default=False)
+    ] = "",
     fmt: Format = OutputFormat.table,
 ) -> None:
     """Close an exchange on a date or an inclusive range of dates.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -12,7 +12,7 @@ from slotctl.cli import runtime
 from slotctl.errors import InvalidValue
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
@@ -43,11 +43,15 @@ OptionalSlug = Annotated[
 ]
 FromDate = Annotated[
     str | None,
-    typer.Option("--from", help="First date: YYYY-MM-DD, today, tomorrow or +Nd.", show_default=False),
+    typer.Option(
+        "--from", help="First date: YYYY-MM-DD, today, tomorrow or +Nd.", show_default=False
+    ),
 ]
 ToDate = Annotated[
     str | None,
-    typer.Option("--to", help="Last date (inclusive): YYYY-MM-DD, today or +Nd.", show_default=False),
+    typer.Option(
+        "--to", help="Last date (inclusive): YYYY-MM-DD, today or +Nd.", show_default=False
+    ),
 ]
 
 

@@ -139,6 +139,9 @@ def database_errors(engine: Engine) -> Iterator[None]:
 def transaction(engine: Engine, *, readonly: bool = False) -> Iterator[Session]:
     """One unit of work: a session in a transaction, committed on success."""
     bind = engine.execution_options(**{READONLY: True}) if readonly else engine
-    with database_errors(engine), Session(bind, expire_on_commit=False) as session:
-        with session.begin():
-            yield session
+    with (
+        database_errors(engine),
+        Session(bind, expire_on_commit=False) as session,
+        session.begin(),
+    ):
+        yield session

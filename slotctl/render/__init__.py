@@ -25,7 +25,9 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")) or None, soft_wrap=False)
+    return Console(
+        stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")) or None, soft_wrap=False
+    )
 
 
 def to_json_value(value: Any) -> Any:

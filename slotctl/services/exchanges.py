@@ -138,11 +138,14 @@ def update_exchange(
 
 
 def _future_slot_count(session: Session, exchange: Exchange) -> int:
-    return session.scalar(
-        select(func.count())
-        .select_from(TimeSlot)
-        .where(TimeSlot.exchange_id == exchange.id, TimeSlot.starts_at > clock.now())
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(TimeSlot)
+            .where(TimeSlot.exchange_id == exchange.id, TimeSlot.starts_at > clock.now())
+        )
+        or 0
+    )
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,9 @@ def _week(spec: WeekSpec) -> dict[int, list[Shift]]:
     return week
 
 
-def _insert(session: Session, exchange: Exchange, week: dict[int, list[Shift]]) -> list[BusinessHours]:
+def _insert(
+    session: Session, exchange: Exchange, week: dict[int, list[Shift]]
+) -> list[BusinessHours]:
     rows = [
         BusinessHours(
             exchange_id=exchange.id,
@@ -161,7 +163,9 @@ def remove_hours(session: Session, idents: Sequence[str]) -> list[dict[str, Any]
     return list(removed.values())
 
 
-def clear_hours(session: Session, slug: str, days: Iterable[int] | None = None) -> list[dict[str, Any]]:
+def clear_hours(
+    session: Session, slug: str, days: Iterable[int] | None = None
+) -> list[dict[str, Any]]:
     """Remove every shift of the exchange, or only those on ``days``."""
     exchange = exchange_by_slug(session, slug, for_update=True)
     query = select(BusinessHours).where(BusinessHours.exchange_id == exchange.id)

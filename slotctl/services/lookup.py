@@ -39,7 +39,9 @@ def by_uuid(session: Session, model: type[R], ident: str, what: str) -> R:
             raise NotFound(f"no {what} {ident}")
         return found
     if len(key) < MIN_PREFIX:
-        raise InvalidValue(f"{what} id {ident!r} is too short: give at least {MIN_PREFIX} characters")
+        raise InvalidValue(
+            f"{what} id {ident!r} is too short: give at least {MIN_PREFIX} characters"
+        )
     # The range lets an index serve the lookup; startswith keeps it exact on any collation.
     matches = session.scalars(
         select(model)
