@@ -112,10 +112,11 @@ app = typer.Typer(
     name="slotctl",
     help=(
         "Administer appointment slots and bookings for walk-in exchanges.\n\n"
-        "Example: slotctl exchanges add downtown --name Downtown --timezone Europe/Berlin"
+        "\b\nExample:\n  slotctl exchanges add downtown --name Downtown --timezone Europe/Berlin"
     ),
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -157,7 +158,9 @@ def root(
 ) -> None:
     """Administer appointment slots and bookings for walk-in exchanges.
 
-    Example: slotctl exchanges add downtown --name Downtown --timezone Europe/Berlin
+    \b
+    Example:
+      slotctl exchanges add downtown --name Downtown --timezone Europe/Berlin
     """
     state = runtime.current()
     state.config_file = config

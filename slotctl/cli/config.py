@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import typer
-
-from slotctl.cli.options import Format, OutputFormat
+from slotctl.cli.options import Format, OutputFormat, group
 from slotctl.cli.runtime import current
 
-app = typer.Typer(help="Inspect configuration.", no_args_is_help=True)
+app = group("Inspect configuration.")
 
 
 @app.command("show")
 def show(fmt: Format = OutputFormat.table) -> None:
     """Show the effective settings and the source of each (passwords masked).
 
-    Example: slotctl --config ./slotctl.toml config show --format json
+    \b
+    Example:
+      slotctl --config ./slotctl.toml config show --format json
     """
     from slotctl.config import Settings, mask_url
     from slotctl.render import emit

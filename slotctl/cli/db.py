@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import typer
-
-from slotctl.cli.options import Format, OutputFormat
+from slotctl.cli.options import Format, OutputFormat, group
 from slotctl.cli.runtime import current
 
-app = typer.Typer(help="Create and migrate the database schema.", no_args_is_help=True)
+app = group("Create and migrate the database schema.")
 
 
 def _status() -> dict[str, object]:
@@ -29,7 +27,9 @@ def _status() -> dict[str, object]:
 def upgrade(fmt: Format = OutputFormat.table) -> None:
     """Create or migrate the schema to the latest version.
 
-    Example: SLOTCTL_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1/slotctl slotctl db upgrade
+    \b
+    Example:
+      SLOTCTL_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1/slotctl slotctl db upgrade
     """
     from slotctl.db.migrate import upgrade as run_upgrade
     from slotctl.render import emit, notice
@@ -49,7 +49,9 @@ def upgrade(fmt: Format = OutputFormat.table) -> None:
 def current_(fmt: Format = OutputFormat.table) -> None:
     """Show the schema version of the database.
 
-    Example: slotctl db current --format json
+    \b
+    Example:
+      slotctl db current --format json
     """
     from slotctl.render import emit
 

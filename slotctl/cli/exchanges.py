@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from slotctl.cli.options import Format, OutputFormat, Slug, Yes, confirm
+from slotctl.cli.options import Format, OutputFormat, Slug, Yes, confirm, group
 from slotctl.cli.runtime import current
 
-app = typer.Typer(help="Manage exchanges (the offices).", no_args_is_help=True)
+app = group("Manage exchanges (the offices).")
 
 MinNotice = Annotated[
     str | None,
@@ -61,8 +61,10 @@ def add(
 ) -> None:
     """Add an exchange.
 
-    Example: slotctl exchanges add downtown --name "Downtown" --timezone Europe/Berlin
-    --min-notice 1h --max-advance 60d
+    \b
+    Example:
+      slotctl exchanges add downtown --name "Downtown" --timezone Europe/Berlin \\
+          --min-notice 1h --max-advance 60d
     """
     from slotctl.parsing import parse_duration
     from slotctl.services.exchanges import add_exchange
@@ -86,7 +88,9 @@ def add(
 def list_(fmt: Format = OutputFormat.table) -> None:
     """List exchanges, by slug.
 
-    Example: slotctl exchanges list --format json
+    \b
+    Example:
+      slotctl exchanges list --format json
     """
     from slotctl.render import emit
     from slotctl.services.exchanges import EXCHANGE_FIELDS, list_exchanges
@@ -100,7 +104,9 @@ def list_(fmt: Format = OutputFormat.table) -> None:
 def show(slug: Slug, fmt: Format = OutputFormat.table) -> None:
     """Show one exchange.
 
-    Example: slotctl exchanges show downtown
+    \b
+    Example:
+      slotctl exchanges show downtown
     """
     from slotctl.services.exchanges import show_exchange
 
@@ -128,7 +134,9 @@ def update(
 ) -> None:
     """Change an exchange; options not given are left as they are.
 
-    Example: slotctl exchanges update downtown --min-notice 2h --max-advance none --inactive
+    \b
+    Example:
+      slotctl exchanges update downtown --min-notice 2h --max-advance none --inactive
     """
     from slotctl.parsing import parse_duration
     from slotctl.services.exchanges import UNSET, update_exchange
@@ -152,7 +160,9 @@ def remove(slug: Slug, yes: Yes = False, fmt: Format = OutputFormat.table) -> No
 
     Refused while the exchange has future bookings that hold seats.
 
-    Example: slotctl exchanges remove downtown --yes
+    \b
+    Example:
+      slotctl exchanges remove downtown --yes
     """
     from slotctl.render import notice
     from slotctl.services.exchanges import plan_removal, remove_exchange

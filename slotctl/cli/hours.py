@@ -14,14 +14,13 @@ from slotctl.cli.options import (
     OutputFormat,
     Slug,
     ToDate,
+    group,
     parse_date_option,
 )
 from slotctl.cli.runtime import current
 
-app = typer.Typer(help="Manage business hours, closures and holidays.", no_args_is_help=True)
-closures_app = typer.Typer(
-    help="Manage closures (dates an exchange is shut).", no_args_is_help=True
-)
+app = group("Manage business hours, closures and holidays.")
+closures_app = group("Manage closures (dates an exchange is shut).")
 app.add_typer(closures_app, name="closures")
 
 Uuids = Annotated[list[str], typer.Argument(help="Shift uuids or 8+ character prefixes.")]
@@ -45,7 +44,9 @@ def _print_closures(records: Any, fmt: OutputFormat, title: str = "Closures") ->
 def list_(slug: OptionalSlug = None, fmt: Format = OutputFormat.table) -> None:
     """List business hours by exchange, weekday and opening time.
 
-    Example: slotctl hours list downtown --format json
+    \b
+    Example:
+      slotctl hours list downtown --format json
     """
     from slotctl.services.hours import list_hours
 
@@ -58,16 +59,24 @@ def list_(slug: OptionalSlug = None, fmt: Format = OutputFormat.table) -> None:
 def add(
     slug: Slug,
     days: Annotated[
-        str, typer.Argument(help="Days: mon-fri, sat, mon,wed, daily, weekdays, weekends.")
+        str,
+        typer.Argument(
+            metavar="DAYS", help="Days: mon-fri, sat, mon,wed, daily, weekdays, weekends."
+        ),
     ],
     times: Annotated[
-        str, typer.Argument(help="Shifts: HH:MM-HH:MM[,HH:MM-HH:MM...]; 24:00 closes at midnight.")
+        str,
+        typer.Argument(
+            metavar="TIMES", help="Shifts: HH:MM-HH:MM[,HH:MM-HH:MM...]; 24:00 closes at midnight."
+        ),
     ],
     fmt: Format = OutputFormat.table,
 ) -> None:
     """Add shifts; refused if one overlaps an existing shift.
 
-    Example: slotctl hours add downtown mon-fri 09:00-12:00,13:00-17:00
+    \b
+    Example:
+      slotctl hours add downtown mon-fri 09:00-12:00,13:00-17:00
     """
     from slotctl.parsing import parse_days, parse_time_ranges
     from slotctl.services.hours import add_hours
@@ -82,13 +91,16 @@ def add(
 def set_(
     slug: Slug,
     specs: Annotated[
-        list[str], typer.Argument(help='Each "DAYS TIMES", e.g. "mon-fri 09:00-17:00".')
+        list[str],
+        typer.Argument(metavar="SPEC...", help='Each "DAYS TIMES", e.g. "mon-fri 09:00-17:00".'),
     ],
     fmt: Format = OutputFormat.table,
 ) -> None:
     """Replace the whole week in one transaction; days not named become closed.
 
-    Example: slotctl hours set downtown "mon-fri 09:00-12:00,13:00-17:00" "sat 10:00-14:00"
+    \b
+    Example:
+      slotctl hours set downtown "mon-fri 09:00-12:00,13:00-17:00" "sat 10:00-14:00"
     """
     from slotctl.parsing import parse_hours_spec
     from slotctl.services.hours import set_hours
@@ -115,7 +127,9 @@ def update(
 ) -> None:
     """Change one shift's opening or closing time.
 
-    Example: slotctl hours update 3f2a9c1e --closes 18:00
+    \b
+    Example:
+      slotctl hours update 3f2a9c1e --closes 18:00
     """
     from slotctl.parsing import parse_time
     from slotctl.render import emit
@@ -132,7 +146,9 @@ def update(
 def remove(idents: Uuids, fmt: Format = OutputFormat.table) -> None:
     """Remove shifts by uuid (all or none).
 
-    Example: slotctl hours remove 3f2a9c1e 77b0d2aa
+    \b
+    Example:
+      slotctl hours remove 3f2a9c1e 77b0d2aa
     """
     from slotctl.services.hours import remove_hours
 
@@ -152,7 +168,9 @@ def clear(
 ) -> None:
     """Remove all shifts of an exchange, or those of some days.
 
-    Example: slotctl hours clear downtown --day sat
+    \b
+    Example:
+      slotctl hours clear downtown --day sat
     """
     from slotctl.parsing import parse_days
     from slotctl.services.hours import clear_hours
@@ -179,7 +197,9 @@ def holidays(
 ) -> None:
     """Add a country's public holidays as closures, skipping dates already closed.
 
-    Example: slotctl hours holidays downtown --country DE --subdiv BE --year 2027 --dry-run
+    \b
+    Example:
+      slotctl hours holidays downtown --country DE --subdiv BE --year 2027 --dry-run
     """
     from slotctl.render import notice
     from slotctl.services.hours import add_holidays
@@ -212,7 +232,9 @@ def closures_add(
 ) -> None:
     """Close an exchange on a date or an inclusive range of dates.
 
-    Example: slotctl hours closures add downtown 2027-08-02 2027-08-13 --reason "Renovation"
+    \b
+    Example:
+      slotctl hours closures add downtown 2027-08-02 2027-08-13 --reason "Renovation"
     """
     from slotctl.render import emit
     from slotctl.services.hours import CLOSURE_FIELDS, add_closure
@@ -237,7 +259,9 @@ def closures_list(
 ) -> None:
     """List closures, optionally those touching a date range.
 
-    Example: slotctl hours closures list downtown --from today --to +90d
+    \b
+    Example:
+      slotctl hours closures list downtown --from today --to +90d
     """
     from slotctl.services.hours import list_closures
 
@@ -255,7 +279,9 @@ def closures_remove(
 ) -> None:
     """Remove a closure.
 
-    Example: slotctl hours closures remove 9d41c0b2
+    \b
+    Example:
+      slotctl hours closures remove 9d41c0b2
     """
     from slotctl.render import emit
     from slotctl.services.hours import CLOSURE_FIELDS, remove_closure
