@@ -320,3 +320,12 @@ def test_holidays_bad_input(cli: Any, db: Any, downtown: str, args: list[str]) -
     assert result.exit_code == 2, result.stderr
     assert result.stderr.startswith("Error: ")
     assert db.scalar("SELECT count(*) FROM closures") == 0
+
+
+def test_table_shows_short_ids_that_address_the_shift(cli: Any, db: Any, downtown: str) -> None:
+    cli("hours", "set", downtown, "mon 09:00-12:00")
+    full = cli("hours", "list", downtown, "-f", "json").json()[0]["uuid"]
+    table = cli("hours", "list", downtown).stdout
+    assert full[:8] in table
+    assert full not in table
+    assert cli("hours", "remove", full[:8]).exit_code == 0

@@ -83,12 +83,22 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+SHORT_ID_COLUMNS = ("uuid", "slot")
+SHORT_ID = 8  # listings show uuids as their first 8 characters, enough to address them
+
+
+def _list_cell(column: str, value: Any) -> str:
+    if column in SHORT_ID_COLUMNS and isinstance(value, str) and len(value) == 36:
+        return value[:SHORT_ID]
+    return _cell(value)
+
+
 def _table(records: Sequence[Record], columns: Sequence[str], title: str | None) -> Table:
     table = Table(title=title, header_style="bold", title_justify="left")
     for column in columns:
         table.add_column(column, overflow="fold")
     for record in records:
-        table.add_row(*(_cell(record.get(column)) for column in columns))
+        table.add_row(*(_list_cell(column, record.get(column)) for column in columns))
     return table
 
 
