@@ -24,6 +24,7 @@ from slotctl.cli import db as db_cli
 from slotctl.cli import exchanges as exchanges_cli
 from slotctl.cli import hours as hours_cli
 from slotctl.cli import runtime
+from slotctl.cli import slots as slots_cli
 from slotctl.errors import SlotctlError
 
 EXIT_USAGE = 2
@@ -170,6 +171,7 @@ def root(
 
 app.add_typer(exchanges_cli.app, name="exchanges")
 app.add_typer(hours_cli.app, name="hours")
+app.add_typer(slots_cli.app, name="slots")
 app.add_typer(db_cli.app, name="db")
 app.add_typer(config_cli.app, name="config")
 

@@ -97,7 +97,14 @@ def list_(fmt: Format = OutputFormat.table) -> None:
 
     with current().session(readonly=True) as session:
         records = list_exchanges(session)
-    emit(records, fmt.value, columns=EXCHANGE_FIELDS, title="Exchanges", empty="no exchanges yet")
+    emit(
+        records,
+        fmt.value,
+        columns=EXCHANGE_FIELDS,
+        title="Exchanges",
+        empty="no exchanges yet",
+        table_columns=EXCHANGE_FIELDS[1:7],
+    )
 
 
 @app.command("show")

@@ -66,6 +66,14 @@ class Runtime:
         with transaction(self.engine(), readonly=readonly) as session:
             yield session
 
+    @contextmanager
+    def chunked_session(self) -> Iterator[Session]:
+        """For bulk work that commits in chunks (slot generation)."""
+        from slotctl.db.engine import chunked
+
+        with chunked(self.engine()) as session:
+            yield session
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()

@@ -136,6 +136,15 @@ def database_errors(engine: Engine) -> Iterator[None]:
 
 
 @contextmanager
+def chunked(engine: Engine) -> Iterator[Session]:
+    """A session whose service commits as it goes (long bulk work); the rest is
+    committed at the end, or rolled back on error."""
+    with database_errors(engine), Session(engine, expire_on_commit=False) as session:
+        yield session
+        session.commit()
+
+
+@contextmanager
 def transaction(engine: Engine, *, readonly: bool = False) -> Iterator[Session]:
     """One unit of work: a session in a transaction, committed on success."""
     bind = engine.execution_options(**{READONLY: True}) if readonly else engine

@@ -11,10 +11,12 @@ import csv
 import json
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import IO, Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -24,7 +26,7 @@ Record = Mapping[str, Any]
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _console(stderr: bool = False) -> Console:
+def make_console(stderr: bool = False) -> Console:
     return Console(
         stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")) or None, soft_wrap=False
     )
@@ -93,10 +95,29 @@ def _list_cell(column: str, value: Any) -> str:
     return _cell(value)
 
 
+# Shorter headers where a listing must fit 80 columns; JSON and CSV keep the field names.
+HEADERS = {
+    "current_bookings": "booked",
+    "max_capacity": "cap",
+    "available_seats": "free",
+    "min_notice_minutes": "notice (min)",
+    "max_advance_days": "advance (d)",
+    "is_active": "active",
+    "is_available": "open",
+}
+
+
 def _table(records: Sequence[Record], columns: Sequence[str], title: str | None) -> Table:
-    table = Table(title=title, header_style="bold", title_justify="left")
+    table = Table(
+        title=title,
+        header_style="bold",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(HEADERS.get(column, column), overflow="fold")
     for record in records:
         table.add_row(*(_list_cell(column, record.get(column)) for column in columns))
     return table
@@ -109,8 +130,12 @@ def emit(
     columns: Sequence[str] | None = None,
     title: str | None = None,
     empty: str = "nothing to show",
+    table_columns: Sequence[str] | None = None,
 ) -> None:
-    """Print a listing (a sequence of records) or one record in ``fmt``."""
+    """Print a listing (a sequence of records) or one record in ``fmt``.
+
+    ``table_columns`` narrows a listing drawn as a table (JSON and CSV keep all).
+    """
     single = isinstance(data, Mapping)
     records: list[Record] = [data] if isinstance(data, Mapping) else list(data)
     if columns is None:
@@ -121,7 +146,7 @@ def emit(
     if fmt == "csv":
         write_csv(records, columns, sys.stdout)
         return
-    console = _console()
+    console = make_console()
     if not records:
         notice(empty)
         return
@@ -144,12 +169,33 @@ def emit(
             else:
                 console.print(f"{name}: none")
         return
-    console.print(_table(records, columns, title))
+    console.print(_table(records, table_columns or columns, title))
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on a terminal's stderr; a no-op anywhere else.
+
+    Yields ``advance(steps, total)``.
+    """
+    console = make_console(stderr=True)
+    if not console.is_terminal:
+        yield lambda _steps, _total: None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(description, total=None)
+
+        def advance(steps: int, total: int) -> None:
+            progress.update(task, total=total, advance=steps)
+
+        yield advance
 
 
 def notice(message: str) -> None:
     """A diagnostic line on stderr (never mixed into data on stdout)."""
-    _console(stderr=True).print(message, highlight=False, markup=False)
+    make_console(stderr=True).print(message, highlight=False, markup=False)
 
 
 def error(message: str, code: str, *, as_json: bool) -> None:
@@ -157,6 +203,6 @@ def error(message: str, code: str, *, as_json: bool) -> None:
     if as_json:
         sys.stderr.write(json.dumps({"error": {"code": code, "message": message}}) + "\n")
         return
-    console = _console(stderr=True)
+    console = make_console(stderr=True)
     text = f"Error: {' '.join(message.split())}"
     console.print(text, style="red", highlight=False, markup=False, soft_wrap=True)

@@ -1,0 +1,518 @@
+"""``slotctl slots``: generation, queries, calendars and administration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from slotctl.cli.options import (
+    DryRun,
+    Format,
+    FromDate,
+    OptionalSlug,
+    OutputFormat,
+    Slug,
+    ToDate,
+    Yes,
+    confirm,
+    group,
+    parse_date_option,
+)
+from slotctl.cli.runtime import current
+from slotctl.errors import InvalidValue
+
+if TYPE_CHECKING:
+    from slotctl.services.slots import Page, Selection
+
+app = group("Generate, inspect and administer time slots.")
+
+DEFAULT_LIMIT = 100
+SLOT_TABLE = (
+    "uuid",
+    "exchange",
+    "date",
+    "start",
+    "end",
+    "current_bookings",
+    "max_capacity",
+    "is_available",
+    "status",
+)
+
+Limit = Annotated[
+    int,
+    typer.Option("--limit", help="At most this many slots (0: no limit).", show_default=True),
+]
+SlotIds = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="SLOT...",
+        help="Slots: uuid, 8+ character prefix, or SLUG@YYYY-MM-DDTHH:MM (local start). "
+        "With --from/--to: one exchange slug.",
+        show_default=False,
+    ),
+]
+
+
+def _print_slots(records: Any, fmt: OutputFormat, title: str, empty: str = "no slots") -> None:
+    from slotctl.render import emit
+    from slotctl.services.records import SLOT_FIELDS
+
+    emit(
+        records,
+        fmt.value,
+        columns=SLOT_FIELDS,
+        title=title,
+        empty=empty,
+        table_columns=SLOT_TABLE,
+    )
+
+
+def _print_page(page: Page, fmt: OutputFormat, title: str, limit: int) -> None:
+    from slotctl.render import notice
+
+    _print_slots(page.records, fmt, title)
+    if page.more:
+        notice(f"Showing the first {limit} slots; use --limit N (0 for all) to see more.")
+
+
+def _duration(value: str | None, default: int) -> int:
+    from slotctl.parsing import parse_duration
+
+    return default if value is None else parse_duration(value)
+
+
+@app.command("generate")
+def generate(
+    slugs: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[SLUG]...", help="Exchanges to fill.", show_default=False),
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every active exchange.")] = False,
+    from_: FromDate = None,
+    to: ToDate = None,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            "--days",
+            help="Days to fill from --from (default: setting generate_days).",
+            show_default=False,
+        ),
+    ] = None,
+    duration: Annotated[
+        str | None,
+        typer.Option(
+            "--duration",
+            help="Slot length, e.g. 30, 45m, 1h (default: setting slot_minutes).",
+            show_default=False,
+        ),
+    ] = None,
+    capacity: Annotated[
+        int | None,
+        typer.Option(
+            "--capacity",
+            help="Seats per slot (default: setting slot_capacity).",
+            show_default=False,
+        ),
+    ] = None,
+    buffer: Annotated[
+        str | None,
+        typer.Option("--buffer", help="Gap after each slot, e.g. 10m.", show_default=False),
+    ] = None,
+    prune: Annotated[
+        bool,
+        typer.Option("--prune", help="Delete future unbooked slots the hours no longer allow."),
+    ] = False,
+    dry_run: DryRun = False,
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """Create the slots the business hours allow (idempotent; safe from cron).
+
+    Never creates a slot that overlaps an existing one; skips closed dates and
+    times that do not exist on daylight-saving days. Commits month by month.
+
+    \b
+    Example:
+      slotctl slots generate downtown --from 2027-03-22 --days 14 --duration 30 --capacity 2
+    """
+    from slotctl.render import emit, notice, progress_bar
+    from slotctl.services.generate import GenerateRequest
+    from slotctl.services.generate import generate as run
+
+    if all_ == bool(slugs):
+        raise InvalidValue("name exchanges or give --all (not both)")
+    if to is not None and days is not None:
+        raise InvalidValue("give --to or --days, not both")
+    state = current()
+    settings = state.settings
+    request = GenerateRequest(
+        from_date=parse_date_option(from_),
+        to_date=parse_date_option(to),
+        days=days if days is not None else settings.generate_days,
+        duration=_duration(duration, settings.slot_minutes),
+        capacity=capacity if capacity is not None else settings.slot_capacity,
+        buffer=_duration(buffer, 0),
+        prune=prune,
+        dry_run=dry_run,
+    )
+    with progress_bar("Generating slots") as advance, state.chunked_session() as session:
+        result = run(session, None if all_ else slugs, request, advance)
+    if fmt is OutputFormat.json:
+        emit(result.as_dict(), "json")
+        return
+    verb = "Would create" if dry_run else "Created"
+    pruned = "would prune" if dry_run else "pruned"
+    summary = (
+        f"{verb} {result.created} slots; skipped {result.skipped} "
+        f"(already there or overlapping); {pruned} {result.pruned}; "
+        f"{len(result.orphaned)} booked slots no longer fit the hours."
+    )
+    if fmt is OutputFormat.csv:
+        notice(summary)
+        _print_slots(result.orphaned, fmt, "Orphaned")
+        return
+    typer.echo(summary)
+    if result.orphaned:
+        _print_slots(result.orphaned, fmt, "Booked slots outside the hours (orphaned)")
+
+
+@app.command("list")
+def list_(
+    slug: OptionalSlug = None,
+    from_: FromDate = None,
+    to: ToDate = None,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="available, full, blocked or past.", show_default=False),
+    ] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """List slots by start time (from today unless --from or --status past).
+
+    \b
+    Example:
+      slotctl slots list downtown --from 2027-03-22 --to 2027-03-26 --status full
+    """
+    from slotctl.services.slots import list_slots
+
+    first = parse_date_option(from_)
+    if first is None and status != "past":
+        first = parse_date_option("today")
+    with current().session(readonly=True) as session:
+        page = list_slots(
+            session,
+            slug,
+            from_date=first,
+            to_date=parse_date_option(to),
+            status=status,
+            limit=limit,
+        )
+    _print_page(page, fmt, "Slots", limit)
+
+
+@app.command("available")
+def available(
+    slug: Slug,
+    from_: FromDate = None,
+    to: ToDate = None,
+    limit: Limit = DEFAULT_LIMIT,
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """Slots a customer can book now (open, not full, within notice and advance).
+
+    \b
+    Example:
+      slotctl slots available downtown --from today --to +7d
+    """
+    from slotctl.render import notice
+    from slotctl.services.slots import available_slots
+
+    with current().session(readonly=True) as session:
+        page = available_slots(
+            session,
+            slug,
+            from_date=parse_date_option(from_),
+            to_date=parse_date_option(to),
+            limit=limit,
+        )
+    if page.extra.get("inactive"):
+        notice(f"Exchange {slug} is inactive: nothing can be booked.")
+    _print_page(page, fmt, "Bookable slots", limit)
+
+
+def _parse_after(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidValue(f"invalid date-time {value!r}: use YYYY-MM-DDTHH:MM[+HH:MM]") from None
+    return parsed
+
+
+@app.command("next")
+def next_(
+    slug: Slug,
+    after: Annotated[
+        str | None,
+        typer.Option(
+            "--after",
+            help="Only after this time: YYYY-MM-DDTHH:MM (exchange local) or with an offset.",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """The first bookable slot (exit 3 if there is none).
+
+    \b
+    Example:
+      slotctl slots next downtown --after 2027-03-23T14:00
+    """
+    from zoneinfo import ZoneInfo
+
+    from slotctl.render import emit
+    from slotctl.services.lookup import exchange_by_slug
+    from slotctl.services.records import SLOT_FIELDS
+    from slotctl.services.slots import next_slot
+
+    moment = _parse_after(after)
+    with current().session(readonly=True) as session:
+        if moment is not None and moment.tzinfo is None:
+            zone = ZoneInfo(exchange_by_slug(session, slug).timezone)
+            moment = moment.replace(tzinfo=zone)
+        record = next_slot(session, slug, moment)
+    emit(record, fmt.value, columns=SLOT_FIELDS)
+
+
+@app.command("show")
+def show(
+    slot: Annotated[
+        str, typer.Argument(metavar="SLOT", help="uuid, prefix or SLUG@YYYY-MM-DDTHH:MM.")
+    ],
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """One slot with its bookings.
+
+    \b
+    Example:
+      slotctl slots show downtown@2027-03-22T09:00
+    """
+    from slotctl.render import emit
+    from slotctl.services.records import SLOT_FIELDS
+    from slotctl.services.slots import show_slot
+
+    with current().session(readonly=True) as session:
+        record = show_slot(session, slot)
+    emit(record, fmt.value, columns=(*SLOT_FIELDS, "bookings"))
+
+
+@app.command("calendar")
+def calendar(
+    slug: Slug,
+    month: Annotated[
+        str | None, typer.Option("--month", help="A month grid: YYYY-MM.", show_default=False)
+    ] = None,
+    week: Annotated[
+        str | None,
+        typer.Option("--week", help="The week (Mon-Sun) containing DATE.", show_default=False),
+    ] = None,
+    day: Annotated[
+        str | None, typer.Option("--day", help="The roster of DATE.", show_default=False)
+    ] = None,
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """How full the exchange is: a month grid (default: this month), a week, or a day.
+
+    \b
+    Example:
+      slotctl slots calendar downtown --month 2027-03
+    """
+    from slotctl.render import calendar as draw
+    from slotctl.render import emit
+    from slotctl.services import slots as service
+    from slotctl.services.lookup import exchange_by_slug
+
+    if sum(x is not None for x in (month, week, day)) > 1:
+        raise InvalidValue("give one of --month, --week or --day")
+    with current().session(readonly=True) as session:
+        timezone = exchange_by_slug(session, slug).timezone
+        if week is not None or day is not None:
+            when = parse_date_option(week or day, timezone)
+            assert when is not None
+            data = (
+                service.week_agenda(session, slug, when)
+                if week is not None
+                else service.day_roster(session, slug, when)
+            )
+        else:
+            today = parse_date_option("today", timezone)
+            assert today is not None
+            year, number = service.parse_month(month) if month else (today.year, today.month)
+            data = service.month_overview(session, slug, year, number)
+    if fmt is not OutputFormat.table:
+        emit(data, fmt.value)
+        return
+    if week is not None:
+        draw.week_agenda(data)
+    elif day is not None:
+        draw.day_roster(data)
+    else:
+        draw.month_grid(data)
+
+
+@app.command("update")
+def update(
+    slot: Annotated[
+        str, typer.Argument(metavar="SLOT", help="uuid, prefix or SLUG@YYYY-MM-DDTHH:MM.")
+    ],
+    capacity: Annotated[
+        int | None, typer.Option("--capacity", help="New number of seats.", show_default=False)
+    ] = None,
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """Change a slot's capacity (not below the seats already booked).
+
+    \b
+    Example:
+      slotctl slots update downtown@2027-03-22T09:00 --capacity 3
+    """
+    from slotctl.render import emit
+    from slotctl.services.records import SLOT_FIELDS
+    from slotctl.services.slots import update_capacity
+
+    if capacity is None:
+        raise InvalidValue("nothing to change: give --capacity N")
+    with current().session() as session:
+        record = update_capacity(session, slot, capacity)
+    emit(record, fmt.value, columns=SLOT_FIELDS)
+
+
+def _selection(idents: list[str] | None, from_: str | None, to: str | None) -> Selection:
+    from slotctl.services.slots import Selection
+
+    if from_ is not None or to is not None:
+        if not idents or len(idents) != 1:
+            raise InvalidValue("with --from/--to name exactly one exchange slug")
+        return Selection(
+            slug=idents[0], from_date=parse_date_option(from_), to_date=parse_date_option(to)
+        )
+    return Selection(idents=idents or [])
+
+
+def _block(
+    idents: list[str] | None, from_: str | None, to: str | None, blocked: bool, fmt: OutputFormat
+) -> None:
+    from slotctl.render import notice
+    from slotctl.services.slots import set_blocked
+
+    selection = _selection(idents, from_, to)
+    with current().session() as session:
+        records = set_blocked(session, selection, blocked)
+    notice(f"{'Blocked' if blocked else 'Unblocked'} {len(records)} slots.")
+    _print_slots(records, fmt, "Blocked slots" if blocked else "Unblocked slots")
+
+
+@app.command("block")
+def block(
+    idents: SlotIds = None,
+    from_: FromDate = None,
+    to: ToDate = None,
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """Stop bookings on slots (existing bookings stay).
+
+    \b
+    Example:
+      slotctl slots block downtown --from 2027-03-24 --to 2027-03-24
+    """
+    _block(idents, from_, to, True, fmt)
+
+
+@app.command("unblock")
+def unblock(
+    idents: SlotIds = None,
+    from_: FromDate = None,
+    to: ToDate = None,
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """Take bookings on blocked slots again.
+
+    \b
+    Example:
+      slotctl slots unblock downtown@2027-03-24T09:00 downtown@2027-03-24T09:30
+    """
+    _block(idents, from_, to, False, fmt)
+
+
+@app.command("capacity")
+def capacity(
+    slug: Slug,
+    from_: Annotated[str, typer.Option("--from", help="First date.", show_default=False)],
+    to: Annotated[str, typer.Option("--to", help="Last date (inclusive).", show_default=False)],
+    set_: Annotated[int, typer.Option("--set", help="New number of seats.", show_default=False)],
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """Set the capacity of every slot in a range; slots with more bookings stay unchanged.
+
+    Exits 4 when some slots were left unchanged (they are listed); the rest are changed.
+
+    \b
+    Example:
+      slotctl slots capacity downtown --from 2027-03-22 --to 2027-03-31 --set 3
+    """
+    from slotctl.errors import Conflict
+    from slotctl.render import notice
+    from slotctl.services.slots import bulk_capacity
+
+    first, last = parse_date_option(from_), parse_date_option(to)
+    assert first is not None and last is not None
+    with current().session() as session:
+        outcome = bulk_capacity(session, slug, first, last, set_)
+    notice(f"Set capacity {set_} on {len(outcome.changed)} slots.")
+    if outcome.refused:
+        _print_slots(outcome.refused, fmt, "Unchanged: more bookings than the new capacity")
+        raise Conflict(
+            f"{len(outcome.refused)} slots have more than {set_} bookings and were left unchanged"
+        )
+    _print_slots(outcome.changed, fmt, "Changed slots")
+
+
+@app.command("delete")
+def delete(
+    idents: SlotIds = None,
+    from_: FromDate = None,
+    to: ToDate = None,
+    yes: Yes = False,
+    dry_run: DryRun = False,
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """Delete slots; those with bookings holding seats are refused and kept (exit 4).
+
+    \b
+    Example:
+      slotctl slots delete downtown --from 2027-03-24 --to 2027-03-24 --dry-run
+    """
+    from slotctl.errors import Conflict
+    from slotctl.render import notice
+    from slotctl.services.slots import delete_slots
+
+    selection = _selection(idents, from_, to)
+    state = current()
+    if not dry_run and not yes:
+        with state.session(readonly=True) as session:
+            preview = delete_slots(session, selection, dry_run=True)
+        confirm(f"Delete {len(preview.changed)} slots?", yes)
+    with state.session(readonly=dry_run) as session:
+        outcome = delete_slots(session, selection, dry_run=dry_run)
+    verb = "Would delete" if dry_run else "Deleted"
+    notice(f"{verb} {len(outcome.changed)} slots.")
+    _print_slots(outcome.changed, fmt, f"{verb} slots")
+    if outcome.refused:
+        if fmt is OutputFormat.table:
+            _print_slots(outcome.refused, fmt, "Refused: bookings hold seats")
+        raise Conflict(f"{len(outcome.refused)} slots have bookings holding seats and were kept")

@@ -1,0 +1,327 @@
+"""Slot generation: walk each exchange's local business hours and write the slots
+that do not exist yet, idempotently, in bounded chunks, at bulk speed.
+
+Time: every slot is a wall-clock interval of the exchange's timezone turned
+into UTC instants with zoneinfo. A start that does not exist (spring forward)
+gives no slot; a repeated hour (fall back) is walked once, at its first
+occurrence; a slot whose real length differs from its wall-clock length (it
+would span a transition) is not generated.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from slotctl import clock
+from slotctl.db.bulk import SlotRow, insert_slots
+from slotctl.db.models import BusinessHours, Closure, Exchange, TimeSlot
+from slotctl.errors import InvalidValue
+from slotctl.parsing import parse_time
+from slotctl.services.lookup import exchange_by_slug
+from slotctl.services.records import slot_record
+
+CHUNK_DAYS = 31  # one transaction per exchange and month: bookers wait at most that long
+MAX_DAYS = 3660
+
+Progress = Callable[[int, int], None]  # (days just processed, total days)
+
+
+@dataclass
+class GenerateRequest:
+    from_date: date | None
+    to_date: date | None
+    days: int
+    duration: int
+    capacity: int
+    buffer: int = 0
+    prune: bool = False
+    dry_run: bool = False
+
+    def validate(self) -> None:
+        if not 1 <= self.duration <= 24 * 60:
+            raise InvalidValue("--duration must be between 1 minute and 24h")
+        if self.capacity < 1:
+            raise InvalidValue("--capacity must be at least 1")
+        if not 0 <= self.buffer <= 24 * 60:
+            raise InvalidValue("--buffer must be between 0 and 24h")
+        if not 1 <= self.days <= MAX_DAYS:
+            raise InvalidValue(f"--days must be between 1 and {MAX_DAYS}")
+
+
+@dataclass
+class GenerateResult:
+    created: int = 0
+    skipped: int = 0
+    pruned: int = 0
+    orphaned: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "skipped": self.skipped,
+            "pruned": self.pruned,
+            "orphaned": self.orphaned,
+        }
+
+
+def _date_range(first: date, last: date) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def _wall_to_utc(wall: datetime, zone: ZoneInfo) -> datetime | None:
+    """The first instant showing ``wall`` on the zone's clocks, or None in a gap."""
+    instant = wall.replace(tzinfo=zone).astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) != wall:
+        return None
+    return instant
+
+
+def day_slots(
+    day: date,
+    shifts: Sequence[tuple[int, int]],
+    zone: ZoneInfo,
+    duration: int,
+    buffer: int,
+) -> list[SlotRow]:
+    """The slots of one local day: ``(date, starts_at, ends_at)`` in UTC."""
+    midnight = datetime.combine(day, time())
+    length = timedelta(minutes=duration)
+    step = duration + buffer
+    offset_start = zone.utcoffset(midnight)
+    offset_end = zone.utcoffset(midnight + timedelta(days=1))
+    rows: list[SlotRow] = []
+    if offset_start == offset_end and offset_start is not None:
+        # No transition today: one offset converts every wall time.
+        base = (midnight - offset_start).replace(tzinfo=UTC)
+        for opens, closes in shifts:
+            minute = opens
+            while minute + duration <= closes:
+                start = base + timedelta(minutes=minute)
+                rows.append((day, start, start + length))
+                minute += step
+        return rows
+    for opens, closes in shifts:
+        minute = opens
+        while minute + duration <= closes:
+            wall_start = midnight + timedelta(minutes=minute)
+            start_utc = _wall_to_utc(wall_start, zone)
+            minute += step
+            if start_utc is None:
+                continue  # the start does not exist (spring forward)
+            end_utc = start_utc + length
+            if end_utc.astimezone(zone).replace(tzinfo=None) != wall_start + length:
+                continue  # would span a transition: wall length != real length
+            rows.append((day, start_utc, end_utc))
+    return rows
+
+
+def week_shifts(session: Session, exchange: Exchange) -> dict[int, list[tuple[int, int]]]:
+    week: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for row in session.scalars(
+        select(BusinessHours)
+        .where(BusinessHours.exchange_id == exchange.id)
+        .order_by(BusinessHours.weekday, BusinessHours.opens_at)
+    ):
+        week[row.weekday].append(
+            (parse_time(row.opens_at), parse_time(row.closes_at, allow_end_of_day=True))
+        )
+    return week
+
+
+def closed_dates(session: Session, exchange_id: int, first: date, last: date) -> set[date]:
+    closed: set[date] = set()
+    for starts_on, ends_on in session.execute(
+        select(Closure.starts_on, Closure.ends_on).where(
+            Closure.exchange_id == exchange_id,
+            Closure.starts_on <= last,
+            Closure.ends_on >= first,
+        )
+    ):
+        closed.update(_date_range(max(starts_on, first), min(ends_on, last)))
+    return closed
+
+
+@dataclass
+class _Existing:
+    id: int
+    uuid: str
+    starts_at: datetime
+    ends_at: datetime
+    current_bookings: int
+
+
+def _existing(
+    session: Session, exchange_id: int, start: datetime, end: datetime
+) -> list[_Existing]:
+    table = TimeSlot.__table__
+    rows = session.execute(
+        select(
+            table.c.id, table.c.uuid, table.c.starts_at, table.c.ends_at, table.c.current_bookings
+        )
+        .where(
+            table.c.exchange_id == exchange_id,
+            table.c.starts_at < end,
+            table.c.ends_at > start,
+        )
+        .order_by(table.c.starts_at)
+    )
+    return [_Existing(*row) for row in rows]
+
+
+def _free(candidates: list[SlotRow], existing: list[_Existing]) -> tuple[list[SlotRow], int]:
+    """Candidates that overlap no existing slot, and how many were skipped."""
+    if not existing:
+        return candidates, 0
+    starts = [slot.starts_at for slot in existing]
+    free: list[SlotRow] = []
+    for row in candidates:
+        _, start, end = row
+        # Existing slots never overlap each other, so of those starting before our end,
+        # the last one also ends last: it alone can reach into us.
+        index = bisect_left(starts, end)
+        if index and existing[index - 1].ends_at > start:
+            continue
+        free.append(row)
+    return free, len(candidates) - len(free)
+
+
+def _chunk_bounds(first: date, last: date) -> Iterator[tuple[date, date]]:
+    start = first
+    while start <= last:
+        end = min(last, start + timedelta(days=CHUNK_DAYS - 1))
+        yield start, end
+        start = end + timedelta(days=1)
+
+
+def generate(
+    session: Session,
+    slugs: Sequence[str] | None,
+    request: GenerateRequest,
+    progress: Progress | None = None,
+) -> GenerateResult:
+    """Create missing slots for the exchanges (``None``: every active one).
+
+    Commits after each chunk of days, so a long horizon never holds the write
+    lock for long; with ``dry_run`` nothing is written.
+    """
+    request.validate()
+    now = clock.now()
+    if slugs is None:
+        exchanges = list(
+            session.scalars(select(Exchange).where(Exchange.is_active).order_by(Exchange.slug))
+        )
+    else:
+        exchanges = [exchange_by_slug(session, slug) for slug in dict.fromkeys(slugs)]
+    result = GenerateResult()
+    total = 0
+    for exchange in exchanges:
+        first, last = horizon(request, ZoneInfo(exchange.timezone), now)
+        total += (last - first).days + 1
+
+    def advance(days: int) -> None:
+        if progress is not None:
+            progress(days, total)
+
+    for exchange in exchanges:
+        _generate_exchange(session, exchange, request, now, result, advance)
+    return result
+
+
+def horizon(request: GenerateRequest, zone: ZoneInfo, now: datetime) -> tuple[date, date]:
+    first = request.from_date or now.astimezone(zone).date()
+    last = request.to_date or first + timedelta(days=request.days - 1)
+    if last < first:
+        raise InvalidValue(f"--to {last} is before --from {first}")
+    if (last - first).days >= MAX_DAYS:
+        raise InvalidValue(f"the range is longer than {MAX_DAYS} days")
+    return first, last
+
+
+def _generate_exchange(
+    session: Session,
+    exchange: Exchange,
+    request: GenerateRequest,
+    now: datetime,
+    result: GenerateResult,
+    advance: Callable[[int], None],
+) -> None:
+    zone = ZoneInfo(exchange.timezone)
+    first, last = horizon(request, zone, now)
+    exchange_id, slug, timezone = exchange.id, exchange.slug, exchange.timezone
+    week = week_shifts(session, exchange)
+    for chunk_first, chunk_last in _chunk_bounds(first, last):
+        closed = closed_dates(session, exchange_id, chunk_first, chunk_last)
+        candidates = [
+            row
+            for day in _date_range(chunk_first, chunk_last)
+            if day not in closed and week.get(day.weekday())
+            for row in day_slots(day, week[day.weekday()], zone, request.duration, request.buffer)
+            if row[1] > now
+        ]
+        window_start = datetime.combine(chunk_first, time(), tzinfo=zone).astimezone(UTC)
+        window_end = datetime.combine(
+            chunk_last + timedelta(days=1), time(), tzinfo=zone
+        ).astimezone(UTC)
+        existing = _existing(session, exchange_id, window_start, window_end)
+        if request.prune:
+            existing = _prune(
+                session, existing, candidates, now, request.dry_run, result, slug, timezone
+            )
+        free, skipped = _free(candidates, existing)
+        result.skipped += skipped
+        if request.dry_run:
+            result.created += len(free)
+        else:
+            result.created += insert_slots(
+                session.connection(), exchange_id, request.capacity, free, now
+            )
+            session.commit()
+        advance((chunk_last - chunk_first).days + 1)
+
+
+def _prune(
+    session: Session,
+    existing: list[_Existing],
+    candidates: list[SlotRow],
+    now: datetime,
+    dry_run: bool,
+    result: GenerateResult,
+    slug: str,
+    timezone: str,
+) -> list[_Existing]:
+    """Drop future slots the hours no longer allow; report booked ones as orphaned."""
+    allowed = {(start, end) for _, start, end in candidates}
+    keep: list[_Existing] = []
+    doomed: list[int] = []
+    for slot in existing:
+        if slot.starts_at <= now or (slot.starts_at, slot.ends_at) in allowed:
+            keep.append(slot)
+        elif slot.current_bookings:
+            keep.append(slot)
+            orphan = session.get(TimeSlot, slot.id)
+            assert orphan is not None
+            result.orphaned.append(slot_record(orphan, slug, timezone, now))
+        else:
+            doomed.append(slot.id)
+    if doomed and not dry_run:
+        for index in range(0, len(doomed), 500):
+            session.execute(
+                delete(TimeSlot)
+                .where(TimeSlot.id.in_(doomed[index : index + 500]))
+                .where(TimeSlot.current_bookings == 0)
+                .execution_options(synchronize_session=False)
+            )
+    result.pruned += len(doomed)
+    return keep
