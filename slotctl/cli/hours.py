@@ -16,6 +16,7 @@ from slotctl.cli.options import (
     ToDate,
     group,
     parse_date_option,
+    required_date,
 )
 from slotctl.cli.runtime import current
 
@@ -243,9 +244,8 @@ def closures_add(
     state = current()
     with state.session() as session:
         timezone = exchange_by_slug(session, slug).timezone
-        starts_on = parse_date_option(from_, timezone)
+        starts_on = required_date(from_, timezone)
         ends_on = parse_date_option(to, timezone)
-        assert starts_on is not None
         record = add_closure(session, slug, starts_on, ends_on, reason)
     emit(record, fmt.value, columns=CLOSURE_FIELDS)
 

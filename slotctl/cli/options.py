@@ -74,10 +74,14 @@ def today_for(timezone: str | None = None) -> date:
 
 
 def parse_date_option(value: str | None, timezone: str | None = None) -> date | None:
+    """A date option (``None`` when not given); relative dates count from today in
+    ``timezone`` (default UTC)."""
+    return None if value is None else required_date(value, timezone)
+
+
+def required_date(value: str, timezone: str | None = None) -> date:
     from slotctl.parsing import parse_date
 
-    if value is None:
-        return None
     return parse_date(value, today_for(timezone))
 
 

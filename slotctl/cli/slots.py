@@ -19,6 +19,7 @@ from slotctl.cli.options import (
     confirm,
     group,
     parse_date_option,
+    required_date,
 )
 from slotctl.cli.runtime import current
 from slotctl.errors import InvalidValue
@@ -342,16 +343,14 @@ def calendar(
     with current().session(readonly=True) as session:
         timezone = exchange_by_slug(session, slug).timezone
         if week is not None or day is not None:
-            when = parse_date_option(week or day, timezone)
-            assert when is not None
+            when = required_date(week or day or "", timezone)
             data = (
                 service.week_agenda(session, slug, when)
                 if week is not None
                 else service.day_roster(session, slug, when)
             )
         else:
-            today = parse_date_option("today", timezone)
-            assert today is not None
+            today = required_date("today", timezone)
             year, number = service.parse_month(month) if month else (today.year, today.month)
             data = service.month_overview(session, slug, year, number)
     if fmt is not OutputFormat.table:
@@ -469,8 +468,7 @@ def capacity(
     from slotctl.render import notice
     from slotctl.services.slots import bulk_capacity
 
-    first, last = parse_date_option(from_), parse_date_option(to)
-    assert first is not None and last is not None
+    first, last = required_date(from_), required_date(to)
     with current().session() as session:
         outcome = bulk_capacity(session, slug, first, last, set_)
     notice(f"Set capacity {set_} on {len(outcome.changed)} slots.")
