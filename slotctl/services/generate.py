@@ -262,6 +262,10 @@ def _generate_exchange(
     exchange_id, slug, timezone = exchange.id, exchange.slug, exchange.timezone
     week = week_shifts(session, exchange)
     for chunk_first, chunk_last in _chunk_bounds(first, last):
+        # One generator per exchange at a time (PostgreSQL; SQLite's BEGIN IMMEDIATE
+        # already serialises writers), so two runs with different durations cannot
+        # both decide that the same stretch of time is free.
+        session.execute(select(Exchange.id).where(Exchange.id == exchange_id).with_for_update())
         closed = closed_dates(session, exchange_id, chunk_first, chunk_last)
         candidates = [
             row
