@@ -18,18 +18,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from slotctl import clock
-from slotctl.db.bulk import SlotRow, insert_slots
+from slotctl.db.bulk import ExistingSlot, Key, KeyedRow, SlotRow, SlotStore
 from slotctl.db.models import BusinessHours, Closure, Exchange, TimeSlot
 from slotctl.errors import InvalidValue
 from slotctl.parsing import parse_time
 from slotctl.services.lookup import exchange_by_slug
 from slotctl.services.records import slot_record
 
-CHUNK_DAYS = 31  # one transaction per exchange and month: bookers wait at most that long
+CHUNK_DAYS = 31  # days planned at once per exchange: bounds memory
+COMMIT_ROWS = 100_000  # commit at least this often: bookers wait a second or two at most
 MAX_DAYS = 3660
 
 Progress = Callable[[int, int], None]  # (days just processed, total days)
@@ -86,6 +87,24 @@ def _wall_to_utc(wall: datetime, zone: ZoneInfo) -> datetime | None:
     if instant.astimezone(zone).replace(tzinfo=None) != wall:
         return None
     return instant
+
+
+def grid(shifts: Sequence[tuple[int, int]], duration: int, buffer: int) -> list[tuple[int, int]]:
+    """(start, end) wall-clock minutes of every slot the shifts hold."""
+    slots = []
+    for opens, closes in shifts:
+        minute = opens
+        while minute + duration <= closes:
+            slots.append((minute, minute + duration))
+            minute += duration + buffer
+    return slots
+
+
+def steady_offset(day: date, zone: ZoneInfo) -> timedelta | None:
+    """The day's UTC offset if it has no transition, else None."""
+    midnight = datetime.combine(day, time())
+    offset = zone.utcoffset(midnight)
+    return offset if offset == zone.utcoffset(midnight + timedelta(days=1)) else None
 
 
 def day_slots(
@@ -153,45 +172,20 @@ def closed_dates(session: Session, exchange_id: int, first: date, last: date) ->
     return closed
 
 
-@dataclass
-class _Existing:
-    id: int
-    uuid: str
-    starts_at: datetime
-    ends_at: datetime
-    current_bookings: int
-
-
-def _existing(
-    session: Session, exchange_id: int, start: datetime, end: datetime
-) -> list[_Existing]:
-    table = TimeSlot.__table__
-    rows = session.execute(
-        select(
-            table.c.id, table.c.uuid, table.c.starts_at, table.c.ends_at, table.c.current_bookings
-        )
-        .where(
-            table.c.exchange_id == exchange_id,
-            table.c.starts_at < end,
-            table.c.ends_at > start,
-        )
-        .order_by(table.c.starts_at)
-    )
-    return [_Existing(*row) for row in rows]
-
-
-def _free(candidates: list[SlotRow], existing: list[_Existing]) -> tuple[list[SlotRow], int]:
+def _free(candidates: list[KeyedRow], existing: list[ExistingSlot]) -> tuple[list[KeyedRow], int]:
     """Candidates that overlap no existing slot, and how many were skipped."""
     if not existing:
         return candidates, 0
-    starts = [slot.starts_at for slot in existing]
-    free: list[SlotRow] = []
+    if [(c[1], c[2]) for c in candidates] == [(e[1], e[2]) for e in existing]:
+        return [], len(candidates)  # the usual nightly re-run: everything is there
+    starts = [slot[1] for slot in existing]
+    free: list[KeyedRow] = []
     for row in candidates:
         _, start, end = row
         # Existing slots never overlap each other, so of those starting before our end,
         # the last one also ends last: it alone can reach into us.
         index = bisect_left(starts, end)
-        if index and existing[index - 1].ends_at > start:
+        if index and existing[index - 1][2] > start:
             continue
         free.append(row)
     return free, len(candidates) - len(free)
@@ -234,9 +228,23 @@ def generate(
         if progress is not None:
             progress(days, total)
 
+    budget = _CommitBudget()
     for exchange in exchanges:
-        _generate_exchange(session, exchange, request, now, result, advance)
+        _generate_exchange(session, exchange, request, now, result, advance, budget)
     return result
+
+
+@dataclass
+class _CommitBudget:
+    """Commits after about ``COMMIT_ROWS`` written rows (the caller commits the rest)."""
+
+    uncommitted: int = 0
+
+    def spend(self, session: Session, rows: int) -> None:
+        self.uncommitted += rows
+        if self.uncommitted >= COMMIT_ROWS:
+            session.commit()
+            self.uncommitted = 0
 
 
 def horizon(request: GenerateRequest, zone: ZoneInfo, now: datetime) -> tuple[date, date]:
@@ -256,76 +264,98 @@ def _generate_exchange(
     now: datetime,
     result: GenerateResult,
     advance: Callable[[int], None],
+    budget: _CommitBudget,
 ) -> None:
     zone = ZoneInfo(exchange.timezone)
     first, last = horizon(request, zone, now)
     exchange_id, slug, timezone = exchange.id, exchange.slug, exchange.timezone
     week = week_shifts(session, exchange)
+    grids = {
+        weekday: grid(shifts, request.duration, request.buffer)
+        for weekday, shifts in week.items()
+        if shifts
+    }
+    store = SlotStore(session.connection())
+    now_key = store.key(now)
     for chunk_first, chunk_last in _chunk_bounds(first, last):
         # One generator per exchange at a time (PostgreSQL; SQLite's BEGIN IMMEDIATE
         # already serialises writers), so two runs with different durations cannot
         # both decide that the same stretch of time is free.
         session.execute(select(Exchange.id).where(Exchange.id == exchange_id).with_for_update())
         closed = closed_dates(session, exchange_id, chunk_first, chunk_last)
-        candidates = [
-            row
-            for day in _date_range(chunk_first, chunk_last)
-            if day not in closed and week.get(day.weekday())
-            for row in day_slots(day, week[day.weekday()], zone, request.duration, request.buffer)
-            if row[1] > now
-        ]
+        candidates: list[KeyedRow] = []
+        for day in _date_range(chunk_first, chunk_last):
+            weekday = day.weekday()
+            if day in closed or weekday not in grids:
+                continue
+            offset = steady_offset(day, zone)
+            if offset is not None:  # the usual day: integer arithmetic only
+                candidates.extend(store.grid_rows(day, grids[weekday], offset))
+            else:  # a transition day: convert each wall time with zoneinfo
+                shifts = week[weekday]
+                slots = day_slots(day, shifts, zone, request.duration, request.buffer)
+                candidates.extend(store.keyed(slots))
+        if candidates and candidates[0][1] <= now_key:
+            candidates = [row for row in candidates if row[1] > now_key]
         window_start = datetime.combine(chunk_first, time(), tzinfo=zone).astimezone(UTC)
         window_end = datetime.combine(
             chunk_last + timedelta(days=1), time(), tzinfo=zone
         ).astimezone(UTC)
-        existing = _existing(session, exchange_id, window_start, window_end)
+        if not request.prune and store.already_there(
+            exchange_id, window_start, window_end, candidates
+        ):
+            result.skipped += len(candidates)
+            advance((chunk_last - chunk_first).days + 1)
+            continue
+        existing = store.existing(exchange_id, window_start, window_end)
         if request.prune:
             existing = _prune(
-                session, existing, candidates, now, request.dry_run, result, slug, timezone
+                session,
+                store,
+                existing,
+                candidates,
+                (now, now_key),
+                request.dry_run,
+                result,
+                (slug, timezone),
             )
         free, skipped = _free(candidates, existing)
         result.skipped += skipped
         if request.dry_run:
             result.created += len(free)
         else:
-            result.created += insert_slots(
-                session.connection(), exchange_id, request.capacity, free, now
-            )
-            session.commit()
+            result.created += store.insert(exchange_id, request.capacity, free, now)
+            budget.spend(session, len(free) + 1)
         advance((chunk_last - chunk_first).days + 1)
 
 
 def _prune(
     session: Session,
-    existing: list[_Existing],
-    candidates: list[SlotRow],
-    now: datetime,
+    store: SlotStore,
+    existing: list[ExistingSlot],
+    candidates: list[KeyedRow],
+    now: tuple[datetime, Key],
     dry_run: bool,
     result: GenerateResult,
-    slug: str,
-    timezone: str,
-) -> list[_Existing]:
+    exchange: tuple[str, str],
+) -> list[ExistingSlot]:
     """Drop future slots the hours no longer allow; report booked ones as orphaned."""
     allowed = {(start, end) for _, start, end in candidates}
-    keep: list[_Existing] = []
+    keep: list[ExistingSlot] = []
     doomed: list[int] = []
+    slug, timezone = exchange
     for slot in existing:
-        if slot.starts_at <= now or (slot.starts_at, slot.ends_at) in allowed:
+        slot_id, starts, ends, current_bookings = slot
+        if starts <= now[1] or (starts, ends) in allowed:
             keep.append(slot)
-        elif slot.current_bookings:
+        elif current_bookings:
             keep.append(slot)
-            orphan = session.get(TimeSlot, slot.id)
+            orphan = session.get(TimeSlot, slot_id)
             assert orphan is not None
-            result.orphaned.append(slot_record(orphan, slug, timezone, now))
+            result.orphaned.append(slot_record(orphan, slug, timezone, now[0]))
         else:
-            doomed.append(slot.id)
+            doomed.append(slot_id)
     if doomed and not dry_run:
-        for index in range(0, len(doomed), 500):
-            session.execute(
-                delete(TimeSlot)
-                .where(TimeSlot.id.in_(doomed[index : index + 500]))
-                .where(TimeSlot.current_bookings == 0)
-                .execution_options(synchronize_session=False)
-            )
+        store.delete_unbooked(doomed)
     result.pruned += len(doomed)
     return keep
