@@ -312,14 +312,7 @@ def test_list_statuses_partition_the_slots(cli: Any, db: Any, mixed: dict[str, s
         "gone",
         "FULLY",
         "past,full",
-        pytest.param(
-            "",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="slotctl bug: an empty --status is taken as no filter and lists "
-                "every slot instead of exiting 2",
-            ),
-        ),
+        "",
     ],
 )
 def test_list_unknown_status_exits_2(cli: Any, db: Any, downtown: str, status: str) -> None:
@@ -383,11 +376,6 @@ def test_list_without_slug_spans_exchanges_in_start_order(cli: Any, db: Any, dow
     assert {r["exchange"] for r in listed(cli, "airport")} == {"airport"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="slotctl bug: 'today' (the default --from of slots list, and --from today) is "
-    "the UTC date, not the exchange's, so west of UTC the rest of the local day is hidden",
-)
 @pytest.mark.parametrize(
     "args",
     [
@@ -595,11 +583,6 @@ def test_show_lists_the_bookings(cli: Any, db: Any, downtown: str) -> None:
     assert "Ann Example" in table.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="slotctl bug: the slots show table squeezes all 17 booking fields into 80 "
-    "columns, breaking names and references into unreadable fragments",
-)
 def test_show_table_is_readable_at_80_columns(
     cli: Any, db: Any, downtown: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

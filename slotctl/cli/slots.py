@@ -149,8 +149,8 @@ def generate(
     state = current()
     settings = state.settings
     request = GenerateRequest(
-        from_date=parse_date_option(from_),
-        to_date=parse_date_option(to),
+        from_date=from_,
+        to_date=to,
         days=days if days is not None else settings.generate_days,
         duration=_duration(duration, settings.slot_minutes),
         capacity=capacity if capacity is not None else settings.slot_capacity,
@@ -199,17 +199,17 @@ def list_(
     """
     from slotctl.services.slots import list_slots
 
-    first = parse_date_option(from_)
-    if first is None and status != "past":
-        first = parse_date_option("today")
+    if from_ is None and status != "past":
+        from_ = "today"
     with current().session(readonly=True) as session:
         page = list_slots(
             session,
             slug,
-            from_date=first,
-            to_date=parse_date_option(to),
+            from_date=from_,
+            to_date=to,
             status=status,
             limit=limit,
+            default_timezone=current().settings.default_timezone,
         )
     _print_page(page, fmt, "Slots", limit)
 
@@ -232,13 +232,7 @@ def available(
     from slotctl.services.slots import available_slots
 
     with current().session(readonly=True) as session:
-        page = available_slots(
-            session,
-            slug,
-            from_date=parse_date_option(from_),
-            to_date=parse_date_option(to),
-            limit=limit,
-        )
+        page = available_slots(session, slug, from_date=from_, to_date=to, limit=limit)
     if page.extra.get("inactive"):
         notice(f"Exchange {slug} is inactive: nothing can be booked.")
     _print_page(page, fmt, "Bookable slots", limit)

@@ -107,6 +107,13 @@ HEADERS = {
 }
 
 
+# Nested listings inside one record's view (JSON and CSV keep every field).
+NESTED_COLUMNS = {
+    "bookings": ("reference", "customer_name", "customer_email", "status", "created_at"),
+    "history": ("at", "actor", "from_status", "to_status", "note"),
+}
+
+
 def _table(records: Sequence[Record], columns: Sequence[str], title: str | None) -> Table:
     table = Table(
         title=title,
@@ -165,7 +172,8 @@ def emit(
         console.print(table)
         for name, rows in nested:
             if rows:
-                console.print(_table(rows, list(rows[0].keys()), name))
+                keys = [k for k in NESTED_COLUMNS.get(name, rows[0].keys()) if k in rows[0]]
+                console.print(_table(rows, keys, name))
             else:
                 console.print(f"{name}: none")
         return

@@ -25,7 +25,7 @@ from slotctl import clock
 from slotctl.db.bulk import ExistingSlot, Key, KeyedRow, SlotRow, SlotStore
 from slotctl.db.models import BusinessHours, Closure, Exchange, TimeSlot
 from slotctl.errors import InvalidValue
-from slotctl.parsing import parse_time
+from slotctl.parsing import parse_date, parse_time
 from slotctl.services.lookup import exchange_by_slug
 from slotctl.services.records import slot_record
 
@@ -38,8 +38,11 @@ Progress = Callable[[int, int], None]  # (days just processed, total days)
 
 @dataclass
 class GenerateRequest:
-    from_date: date | None
-    to_date: date | None
+    """What to generate. Dates are specs (``2027-03-22``, ``today``, ``+7d``) resolved
+    against each exchange's own local today."""
+
+    from_date: str | None
+    to_date: str | None
     days: int
     duration: int
     capacity: int
@@ -56,6 +59,9 @@ class GenerateRequest:
             raise InvalidValue("--buffer must be between 0 and 24h")
         if not 1 <= self.days <= MAX_DAYS:
             raise InvalidValue(f"--days must be between 1 and {MAX_DAYS}")
+        for spec in (self.from_date, self.to_date):
+            if spec is not None:
+                parse_date(spec, date(2000, 1, 1))  # the syntax, before anything is written
 
 
 @dataclass
@@ -248,8 +254,12 @@ class _CommitBudget:
 
 
 def horizon(request: GenerateRequest, zone: ZoneInfo, now: datetime) -> tuple[date, date]:
-    first = request.from_date or now.astimezone(zone).date()
-    last = request.to_date or first + timedelta(days=request.days - 1)
+    today = now.astimezone(zone).date()
+    first = parse_date(request.from_date, today) if request.from_date else today
+    if request.to_date:
+        last = parse_date(request.to_date, today)
+    else:
+        last = first + timedelta(days=request.days - 1)
     if last < first:
         raise InvalidValue(f"--to {last} is before --from {first}")
     if (last - first).days >= MAX_DAYS:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from slotctl import clock
 from slotctl.db.models import SEAT_HOLDING_STATUSES, Booking, Exchange, TimeSlot
 from slotctl.errors import Conflict, InvalidValue, NotFound
+from slotctl.parsing import parse_date
 from slotctl.services.generate import closed_dates, week_shifts
 from slotctl.services.lookup import by_uuid, exchange_by_slug
 from slotctl.services.records import booking_record, slot_record
@@ -121,32 +122,46 @@ def _page(session: Session, query: Select[Any], limit: int | None, now: datetime
     return Page(_records(session, rows[:limit] if limit else rows, now), more)
 
 
+def local_date(spec: str | None, timezone: str) -> date | None:
+    """A date spec (``2027-03-22``, ``today``, ``+7d``) with "today" in ``timezone``."""
+    if spec is None:
+        return None
+    return parse_date(spec, clock.now().astimezone(ZoneInfo(timezone)).date())
+
+
 def list_slots(
     session: Session,
     slug: str | None,
     *,
-    from_date: date | None,
-    to_date: date | None,
+    from_date: str | None,
+    to_date: str | None,
     status: str | None,
     limit: int | None,
+    default_timezone: str = "UTC",
 ) -> Page:
+    """Slots by start. Relative dates count from the exchange's local today (without a
+    slug, from today in ``default_timezone``)."""
     now = clock.now()
     query = select(*_SLOT_COLUMNS)
     if slug is not None:
         exchange = exchange_by_slug(session, slug)
+        first = local_date(from_date, exchange.timezone)
+        last = local_date(to_date, exchange.timezone)
         query = query.where(_T.c.exchange_id == exchange.id)
-        if from_date:
-            start = local_window(exchange.timezone, from_date, from_date)[0]
+        if first:
+            start = local_window(exchange.timezone, first, first)[0]
             query = query.where(_T.c.starts_at >= start)
-        if to_date:
-            end = local_window(exchange.timezone, to_date, to_date)[1]
+        if last:
+            end = local_window(exchange.timezone, last, last)[1]
             query = query.where(_T.c.starts_at < end)
     else:
-        if from_date:
-            query = query.where(_T.c.date >= from_date)
-        if to_date:
-            query = query.where(_T.c.date <= to_date)
-    if status:
+        first = local_date(from_date, default_timezone)
+        last = local_date(to_date, default_timezone)
+        if first:
+            query = query.where(_T.c.date >= first)
+        if last:
+            query = query.where(_T.c.date <= last)
+    if status is not None:
         query = _status_filter(query, status, now)
     query = query.order_by(_T.c.starts_at, _T.c.exchange_id)
     return _page(session, query, limit, now)
@@ -157,14 +172,14 @@ def _bookable(
 ) -> Select[Any]:
     now = clock.now()
     earliest = now + timedelta(minutes=exchange.min_notice_minutes)
-    if after is not None and after > earliest:
-        earliest = after
     query = select(*_SLOT_COLUMNS).where(
         _T.c.exchange_id == exchange.id,
         _T.c.starts_at > earliest,
         _T.c.is_available,
         _T.c.current_bookings < _T.c.max_capacity,
     )
+    if after is not None and after > earliest:
+        query = query.where(_T.c.starts_at >= after)
     latest = before
     if exchange.max_advance_days is not None:
         horizon = now + timedelta(days=exchange.max_advance_days)
@@ -180,14 +195,16 @@ def available_slots(
     session: Session,
     slug: str,
     *,
-    from_date: date | None,
-    to_date: date | None,
+    from_date: str | None,
+    to_date: str | None,
     limit: int | None,
 ) -> Page:
     """Slots a customer could book now: open, not full, outside notice, inside advance."""
     exchange = exchange_by_slug(session, slug)
-    after = local_window(exchange.timezone, from_date, from_date)[0] if from_date else None
-    before = local_window(exchange.timezone, to_date, to_date)[1] if to_date else None
+    first = local_date(from_date, exchange.timezone)
+    last = local_date(to_date, exchange.timezone)
+    after = local_window(exchange.timezone, first, first)[0] if first else None
+    before = local_window(exchange.timezone, last, last)[1] if last else None
     page = _page(session, _bookable(session, exchange, after, before), limit, clock.now())
     if not exchange.is_active:
         page.extra["inactive"] = True
