@@ -1,16 +1,18 @@
 """Bulk access to ``time_slots`` through the raw driver: no ORM object per row.
 
 Slot generation compares and writes hundreds of thousands of intervals, so it
-works in the database's own representation of an instant (a "key"): on SQLite
-the text SQLAlchemy stores (``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC, which sorts
-like time), on PostgreSQL the aware datetime psycopg reads and writes. SQLite
-inserts with one ``executemany`` of a prepared INSERT; PostgreSQL with ``COPY``
-into a staging table and one set-based INSERT. Both skip rows whose
-``(exchange_id, starts_at)`` already exists and report how many they inserted.
+works on one text "key" per instant, in UTC, exactly as the database spells
+it: on SQLite what SQLAlchemy stores (``YYYY-MM-DD HH:MM:SS.ffffff``), on
+PostgreSQL ``timestamptz::text`` in a UTC session (``YYYY-MM-DD HH:MM:SS+00``).
+Keys sort like time and compare without parsing. SQLite inserts
+with one ``executemany``; PostgreSQL with ``COPY`` (straight into the table when
+the stretch is empty, else through a staging table and one ``INSERT ... ON
+CONFLICT DO NOTHING``). Both report how many rows they inserted.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,11 +21,15 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-Key = Any  # str on SQLite, datetime on PostgreSQL; ordered like the instants
+Key = str  # a UTC instant as the database spells it
 SlotRow = tuple[date, datetime, datetime]  # (local date, starts_at, ends_at), aware UTC
 KeyedRow = tuple[date, Key, Key]
+ExistingSlot = tuple[int, Key, Key, int]  # (id, starts, ends, current_bookings)
 
-_TIMES = [f"{m // 60:02d}:{m % 60:02d}:00.000000" for m in range(24 * 60)]
+_COLUMNS = (
+    "uuid, exchange_id, date, starts_at, ends_at, max_capacity, current_bookings,"
+    " is_available, created_at, updated_at"
+)
 
 
 def sqlite_datetime(value: datetime) -> str:
@@ -34,20 +40,29 @@ def sqlite_datetime(value: datetime) -> str:
     return text[:26] if value.microsecond else text[:19] + ".000000"
 
 
-class _SQLiteKey:
-    """``sqlite_datetime`` with a fast path for whole-minute UTC instants (cached dates)."""
+class _KeyText:
+    """An instant as key text, with a fast path for whole minutes (cached dates).
 
-    def __init__(self) -> None:
+    ``suffix`` follows the seconds: '.000000' on SQLite, '+00' on PostgreSQL.
+    """
+
+    def __init__(self, sqlite: bool) -> None:
+        self.sqlite = sqlite
         self.dates: dict[tuple[int, int, int], str] = {}
+        suffix = ".000000" if sqlite else "+00"
+        self.times = [f"{m // 60:02d}:{m % 60:02d}:00{suffix}" for m in range(24 * 60)]
 
     def __call__(self, value: datetime) -> str:
         if value.second or value.microsecond or value.tzinfo is not UTC:
-            return sqlite_datetime(value)
+            text = sqlite_datetime(value)
+            if self.sqlite:
+                return text
+            return (text[:19] if text.endswith(".000000") else text) + "+00"
         key = (value.year, value.month, value.day)
         day = self.dates.get(key)
         if day is None:
             day = self.dates[key] = f"{key[0]:04d}-{key[1]:02d}-{key[2]:02d} "
-        return day + _TIMES[value.hour * 60 + value.minute]
+        return day + self.times[value.hour * 60 + value.minute]
 
 
 def uuid4_strings(count: int) -> list[str]:
@@ -60,23 +75,22 @@ def uuid4_strings(count: int) -> list[str]:
     ]
 
 
-ExistingSlot = tuple[int, Key, Key, int]  # (id, starts, ends, current_bookings)
+def _fingerprint(rows: Sequence[KeyedRow]) -> str:
+    return ";".join([f"{s} {e}" for _, s, e in rows])
 
 
 class SlotStore:
-    """Reads and writes slots of one connection in its native key space."""
+    """Reads and writes the slots of one connection, in text keys."""
 
     def __init__(self, connection: Connection) -> None:
         self.raw: Any = connection.connection.driver_connection
         self.sqlite = connection.dialect.name == "sqlite"
-        self.key: Any = _SQLiteKey() if self.sqlite else (lambda value: value)
+        self.key = _KeyText(self.sqlite)
         self.mark = "?" if self.sqlite else "%s"
         # per (slot grid, UTC offset): the time halves of the keys, and the day they fall on
         self._templates: dict[tuple[int, int], tuple[Any, list[tuple[int, str, int, str]]]] = {}
 
     def keyed(self, rows: Sequence[SlotRow]) -> list[KeyedRow]:
-        if not self.sqlite:
-            return list(rows)
         key = self.key
         return [(day, key(start), key(end)) for day, start, end in rows]
 
@@ -85,83 +99,107 @@ class SlotStore:
     ) -> list[KeyedRow]:
         """Rows for wall-clock minute pairs of ``day`` at a steady UTC ``offset``."""
         shift = int(offset.total_seconds()) // 60
-        if not self.sqlite:
-            base = datetime(day.year, day.month, day.day, tzinfo=UTC) - offset
-            return [
-                (day, base + timedelta(minutes=s), base + timedelta(minutes=e)) for s, e in slots
-            ]
         cached = self._templates.get((id(slots), shift))
         if cached is None or cached[0] is not slots:
             template = []
             for start, end in slots:
                 s_day, s_min = divmod(start - shift, 1440)
                 e_day, e_min = divmod(end - shift, 1440)
-                template.append((s_day + 1, _TIMES[s_min], e_day + 1, _TIMES[e_min]))
+                times = self.key.times
+                template.append((s_day + 1, times[s_min], e_day + 1, times[e_min]))
             cached = self._templates[(id(slots), shift)] = (slots, template)
         midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
         dates = [self.key(midnight + timedelta(days=n))[:11] for n in (-1, 0, 1)]
         return [(day, dates[a] + b, dates[c] + d) for a, b, c, d in cached[1]]
 
+    def _window(self, start: datetime, end: datetime) -> tuple[str, tuple[Any, ...]]:
+        """The WHERE clause for slots overlapping [start, end) and its bounds."""
+        m = self.mark
+        # slots last at most a day: the lower bound keeps the index range short
+        clause = f"exchange_id = {m} AND starts_at > {m} AND starts_at < {m} AND ends_at > {m}"
+        bounds = (start - timedelta(days=1), end, start)
+        if self.sqlite:
+            return clause, tuple(self.key(b) for b in bounds)
+        return clause, bounds
+
+    def _one(self, sql: str, params: Sequence[Any]) -> Any:
+        cursor = self.raw.cursor()
+        try:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+        finally:
+            cursor.close()
+
     def already_there(
         self, exchange_id: int, start: datetime, end: datetime, rows: Sequence[KeyedRow]
     ) -> bool:
-        """True when the slots overlapping [start, end) are exactly ``rows`` (SQLite).
+        """True when the slots overlapping [start, end) are exactly ``rows``.
 
         The nightly re-run's fast path: one aggregate row instead of a row per slot.
         A False answer only means "compare the slow way".
         """
-        if not self.sqlite or not rows:
+        if not rows:
             return False
-        cursor = self.raw.cursor()
-        try:
-            cursor.execute(
+        clause, bounds = self._window(start, end)
+        if self.sqlite:
+            count, joined = self._one(
                 "SELECT count(*), group_concat(starts_at || ' ' || ends_at, ';') FROM ("
-                " SELECT starts_at, ends_at FROM time_slots WHERE exchange_id = ?"
-                " AND starts_at > ? AND starts_at < ? AND ends_at > ? ORDER BY starts_at)",
-                (exchange_id, self.key(start - timedelta(days=1)), self.key(end), self.key(start)),
+                f" SELECT starts_at, ends_at FROM time_slots WHERE {clause} ORDER BY starts_at)",
+                (exchange_id, *bounds),
             )
-            count, joined = cursor.fetchone()
-        finally:
-            cursor.close()
-        return bool(count == len(rows) and joined == ";".join([f"{s} {e}" for _, s, e in rows]))
+            return bool(count == len(rows) and joined == _fingerprint(rows))
+        count, digest = self._one(
+            "SELECT count(*), md5(string_agg(starts_at::text || ' ' || ends_at::text, ';'"
+            f" ORDER BY starts_at)) FROM time_slots WHERE {clause}",
+            (exchange_id, *bounds),
+        )
+        expected = hashlib.md5(_fingerprint(rows).encode(), usedforsecurity=False).hexdigest()
+        return bool(count == len(rows) and digest == expected)
 
     def existing(self, exchange_id: int, start: datetime, end: datetime) -> list[ExistingSlot]:
         """Slots of the exchange overlapping [start, end), in start order."""
-        m = self.mark
-        sql = (
-            "SELECT id, starts_at, ends_at, current_bookings FROM time_slots"
-            f" WHERE exchange_id = {m} AND starts_at > {m} AND starts_at < {m}"
-            f" AND ends_at > {m} ORDER BY starts_at"
-        )
-        # slots last at most a day: the lower bound keeps the index range short
-        params = (exchange_id, self.key(start - timedelta(days=1)), self.key(end), self.key(start))
+        clause, bounds = self._window(start, end)
+        columns = "starts_at, ends_at" if self.sqlite else "starts_at::text, ends_at::text"
         cursor = self.raw.cursor()
         try:
-            cursor.execute(sql, params)
+            cursor.execute(
+                f"SELECT id, {columns}, current_bookings FROM time_slots WHERE {clause}"
+                " ORDER BY starts_at",
+                (exchange_id, *bounds),
+            )
             rows: list[ExistingSlot] = cursor.fetchall()
             return rows
         finally:
             cursor.close()
 
     def insert(
-        self, exchange_id: int, capacity: int, rows: Sequence[KeyedRow], now: datetime
+        self,
+        exchange_id: int,
+        capacity: int,
+        rows: Sequence[KeyedRow],
+        now: datetime,
+        *,
+        empty: bool = False,
     ) -> int:
-        """Insert slots that do not exist yet; return the number inserted."""
+        """Insert slots that do not exist yet; return the number inserted.
+
+        ``empty``: the caller holds the exchange's lock and saw no slot in the
+        stretch, so PostgreSQL may COPY straight into the table.
+        """
         if not rows:
             return 0
-        if not self.sqlite:
-            return self._copy(exchange_id, capacity, rows, now)
         stamp = sqlite_datetime(now)
+        uids = uuid4_strings(len(rows))
+        if not self.sqlite:
+            return self._copy(exchange_id, capacity, rows, uids, stamp, direct=empty)
         cursor = self.raw.cursor()
         try:
             cursor.executemany(
-                "INSERT INTO time_slots (uuid, exchange_id, date, starts_at, ends_at,"
-                " max_capacity, current_bookings, is_available, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, 0, 1, ?, ?)"
+                f"INSERT INTO time_slots ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 0, 1, ?, ?)"
                 " ON CONFLICT (exchange_id, starts_at) DO NOTHING",
                 [
                     (uid, exchange_id, str(day), start, end, capacity, stamp, stamp)
-                    for uid, (day, start, end) in zip(uuid4_strings(len(rows)), rows, strict=True)
+                    for uid, (day, start, end) in zip(uids, rows, strict=True)
                 ],
             )
             return int(cursor.rowcount)
@@ -169,23 +207,39 @@ class SlotStore:
             cursor.close()
 
     def _copy(
-        self, exchange_id: int, capacity: int, rows: Sequence[KeyedRow], now: datetime
+        self,
+        exchange_id: int,
+        capacity: int,
+        rows: Sequence[KeyedRow],
+        uids: list[str],
+        stamp: str,
+        *,
+        direct: bool,
     ) -> int:
+        """COPY in PostgreSQL's text format (keys already carry their '+00')."""
+        tail = f"\t{capacity}\t0\tt\t{stamp}+00\t{stamp}+00\n"
+        data = "".join(
+            [
+                f"{uid}\t{exchange_id}\t{day}\t{start}\t{end}{tail}"
+                for uid, (day, start, end) in zip(uids, rows, strict=True)
+            ]
+        )
         with self.raw.cursor() as cursor:
+            if direct:
+                with cursor.copy(f"COPY time_slots ({_COLUMNS}) FROM STDIN") as copy:
+                    copy.write(data)
+                return len(rows)
             cursor.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS slot_stage ("
-                " uuid varchar(36), date date, starts_at timestamptz, ends_at timestamptz"
-                ") ON COMMIT DELETE ROWS"
+                "CREATE TEMP TABLE IF NOT EXISTS slot_stage (uuid varchar(36), exchange_id int,"
+                " date date, starts_at timestamptz, ends_at timestamptz, max_capacity int,"
+                " current_bookings int, is_available boolean, created_at timestamptz,"
+                " updated_at timestamptz) ON COMMIT DELETE ROWS"
             )
-            with cursor.copy("COPY slot_stage (uuid, date, starts_at, ends_at) FROM STDIN") as copy:
-                for uid, (day, start, end) in zip(uuid4_strings(len(rows)), rows, strict=True):
-                    copy.write_row((uid, day, start, end))
+            with cursor.copy(f"COPY slot_stage ({_COLUMNS}) FROM STDIN") as copy:
+                copy.write(data)
             cursor.execute(
-                "INSERT INTO time_slots (uuid, exchange_id, date, starts_at, ends_at,"
-                " max_capacity, current_bookings, is_available, created_at, updated_at)"
-                " SELECT uuid, %s, date, starts_at, ends_at, %s, 0, true, %s, %s FROM slot_stage"
-                " ON CONFLICT (exchange_id, starts_at) DO NOTHING",
-                (exchange_id, capacity, now, now),
+                f"INSERT INTO time_slots ({_COLUMNS}) SELECT {_COLUMNS} FROM slot_stage"
+                " ON CONFLICT (exchange_id, starts_at) DO NOTHING"
             )
             inserted = int(cursor.rowcount)
             cursor.execute("DELETE FROM slot_stage")

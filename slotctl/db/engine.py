@@ -60,7 +60,16 @@ def make_engine(url: str, busy_timeout: float = 10.0) -> Engine:
     connect_args: dict[str, Any] = {}
     if url.startswith("postgresql") and "connect_timeout" not in url:
         connect_args["connect_timeout"] = max(1, int(busy_timeout))
-    return create_engine(url, connect_args=connect_args)
+    engine = create_engine(url, connect_args=connect_args)
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _utc_session(dbapi_connection: Any, _record: Any) -> None:
+            # Instants are read and compared in UTC, whatever the server's TimeZone.
+            dbapi_connection.execute("SET TIME ZONE 'UTC'")
+            dbapi_connection.commit()
+
+    return engine
 
 
 def describe(engine: Engine) -> str:

@@ -29,7 +29,7 @@ from slotctl.parsing import parse_date, parse_time
 from slotctl.services.lookup import exchange_by_slug
 from slotctl.services.records import slot_record
 
-CHUNK_DAYS = 31  # days planned at once per exchange: bounds memory
+CHUNK_DAYS = 92  # days planned at once per exchange (a quarter): bounds memory
 COMMIT_ROWS = 100_000  # commit at least this often: bookers wait a second or two at most
 MAX_DAYS = 3660
 
@@ -334,7 +334,9 @@ def _generate_exchange(
         if request.dry_run:
             result.created += len(free)
         else:
-            result.created += store.insert(exchange_id, request.capacity, free, now)
+            result.created += store.insert(
+                exchange_id, request.capacity, free, now, empty=not existing
+            )
             budget.spend(session, len(free) + 1)
         advance((chunk_last - chunk_first).days + 1)
 
