@@ -18,7 +18,7 @@ from slotctl.errors import Conflict, InvalidValue, NotFound
 from slotctl.parsing import parse_date
 from slotctl.services.generate import closed_dates, week_shifts
 from slotctl.services.lookup import by_uuid, exchange_by_slug
-from slotctl.services.records import booking_record, slot_record
+from slotctl.services.records import booking_record, slot_record, slot_values_record
 
 STATUSES = ("available", "full", "blocked", "past")
 _T = TimeSlot.__table__
@@ -81,10 +81,19 @@ def _exchanges_by_id(session: Session, ids: set[int]) -> dict[int, Exchange]:
     return {e.id: e for e in session.scalars(select(Exchange).where(Exchange.id.in_(ids)))}
 
 
-def _records(session: Session, rows: Sequence[Any], now: datetime) -> list[dict[str, Any]]:
+def _records(
+    session: Session, rows: Sequence[Any], now: datetime, exchange: Exchange | None = None
+) -> list[dict[str, Any]]:
+    if exchange is not None:  # rows of _SLOT_COLUMNS, unpacked without attribute lookups
+        zone, slug = ZoneInfo(exchange.timezone), exchange.slug
+        return [
+            slot_values_record(uuid, slug, day, starts, ends, cap, booked, open_, zone, now)
+            for _, uuid, _, day, starts, ends, cap, booked, open_ in rows
+        ]
     exchanges = _exchanges_by_id(session, {row.exchange_id for row in rows})
+    zones = {key: ZoneInfo(e.timezone) for key, e in exchanges.items()}
     return [
-        slot_record(row, exchanges[row.exchange_id].slug, exchanges[row.exchange_id].timezone, now)
+        slot_record(row, exchanges[row.exchange_id].slug, zones[row.exchange_id], now)
         for row in rows
     ]
 
@@ -112,14 +121,20 @@ class Page:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _page(session: Session, query: Select[Any], limit: int | None, now: datetime) -> Page:
+def _page(
+    session: Session,
+    query: Select[Any],
+    limit: int | None,
+    now: datetime,
+    exchange: Exchange | None = None,
+) -> Page:
     if limit is not None and limit < 0:
         raise InvalidValue("--limit cannot be negative")
     if limit:
         query = query.limit(limit + 1)
     rows = session.execute(query).all()
     more = bool(limit) and len(rows) > (limit or 0)
-    return Page(_records(session, rows[:limit] if limit else rows, now), more)
+    return Page(_records(session, rows[:limit] if limit else rows, now, exchange), more)
 
 
 def local_date(spec: str | None, timezone: str) -> date | None:
@@ -205,7 +220,7 @@ def available_slots(
     last = local_date(to_date, exchange.timezone)
     after = local_window(exchange.timezone, first, first)[0] if first else None
     before = local_window(exchange.timezone, last, last)[1] if last else None
-    page = _page(session, _bookable(session, exchange, after, before), limit, clock.now())
+    page = _page(session, _bookable(session, exchange, after, before), limit, clock.now(), exchange)
     if not exchange.is_active:
         page.extra["inactive"] = True
     return page
