@@ -51,6 +51,17 @@ def test_the_command_tree_is_complete() -> None:
         "slotctl db upgrade",
         "slotctl db current",
         "slotctl config show",
+        "slotctl slots generate",
+        "slotctl slots list",
+        "slotctl slots available",
+        "slotctl slots next",
+        "slotctl slots show",
+        "slotctl slots calendar",
+        "slotctl slots update",
+        "slotctl slots block",
+        "slotctl slots unblock",
+        "slotctl slots capacity",
+        "slotctl slots delete",
     }
     assert expected <= paths
 
