@@ -1,24 +1,50 @@
-"""The one injectable clock. ``SLOTCTL_NOW`` freezes it (tests, demos, replays)."""
+"""The one injectable clock.
+
+``SLOTCTL_NOW`` (an ISO 8601 instant with offset) freezes it for a whole
+process (tests, demos, replaying a day); :func:`frozen` freezes it for a block
+of code (the demo builds its history that way).
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from slotctl.errors import InvalidValue
 
+_frozen: ContextVar[datetime | None] = ContextVar("slotctl_now", default=None)
+
 
 def now() -> datetime:
     """The current instant, timezone-aware, in UTC."""
-    frozen = os.environ.get("SLOTCTL_NOW")
-    if not frozen:
+    pinned = _frozen.get()
+    if pinned is not None:
+        return pinned
+    frozen_text = os.environ.get("SLOTCTL_NOW")
+    if not frozen_text:
         return datetime.now(UTC)
     try:
-        value = datetime.fromisoformat(frozen)
+        value = datetime.fromisoformat(frozen_text)
     except ValueError:
         raise InvalidValue(
-            f"SLOTCTL_NOW={frozen!r} is not an ISO 8601 instant (e.g. 2027-03-22T09:00:00+01:00)"
+            f"SLOTCTL_NOW={frozen_text!r} is not an ISO 8601 instant "
+            "(e.g. 2027-03-22T09:00:00+01:00)"
         ) from None
     if value.tzinfo is None:
-        raise InvalidValue(f"SLOTCTL_NOW={frozen!r} needs a UTC offset (e.g. +00:00 or Z)")
+        raise InvalidValue(f"SLOTCTL_NOW={frozen_text!r} needs a UTC offset (e.g. +00:00 or Z)")
     return value.astimezone(UTC)
+
+
+@contextmanager
+def frozen(instant: datetime) -> Iterator[None]:
+    """Within the block, :func:`now` is ``instant``."""
+    if instant.tzinfo is None:
+        raise ValueError("frozen() needs an aware instant")
+    token = _frozen.set(instant.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _frozen.reset(token)
