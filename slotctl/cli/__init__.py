@@ -19,6 +19,7 @@ from typer._click import exceptions as click_exceptions  # Typer's bundled Click
 from typer.core import TyperGroup
 
 from slotctl import __version__
+from slotctl.cli import bookings as bookings_cli
 from slotctl.cli import config as config_cli
 from slotctl.cli import db as db_cli
 from slotctl.cli import exchanges as exchanges_cli
@@ -172,6 +173,7 @@ def root(
 app.add_typer(exchanges_cli.app, name="exchanges")
 app.add_typer(hours_cli.app, name="hours")
 app.add_typer(slots_cli.app, name="slots")
+app.add_typer(bookings_cli.app, name="bookings")
 app.add_typer(db_cli.app, name="db")
 app.add_typer(config_cli.app, name="config")
 

@@ -92,6 +92,8 @@ SHORT_ID = 8  # listings show uuids as their first 8 characters, enough to addre
 def _list_cell(column: str, value: Any) -> str:
     if column in SHORT_ID_COLUMNS and isinstance(value, str) and len(value) == 36:
         return value[:SHORT_ID]
+    if isinstance(value, datetime):  # local wall time; the record view shows the offset
+        return value.strftime("%Y-%m-%d %H:%M")
     return _cell(value)
 
 

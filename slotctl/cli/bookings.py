@@ -1,0 +1,368 @@
+"""``slotctl bookings``: take seats, walk the lifecycle, query, and expire."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from slotctl.cli.options import (
+    DryRun,
+    Format,
+    FromDate,
+    OutputFormat,
+    Slug,
+    ToDate,
+    group,
+    required_date,
+)
+from slotctl.cli.runtime import current
+
+if TYPE_CHECKING:
+    from slotctl.services.bookings import Filters
+
+app = group("Create bookings, move them through their lifecycle, and expire stale ones.")
+
+BOOKING_TABLE = ("reference", "exchange", "starts_at", "customer_name", "status")
+DEFAULT_LIMIT = 100
+
+BookingIds = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="BOOKING...", help="References (BK-...), uuids or 8+ character prefixes."
+    ),
+]
+ExchangeFilter = Annotated[
+    str | None, typer.Option("--exchange", help="Only this exchange (slug).", show_default=False)
+]
+CustomerFilter = Annotated[
+    str | None, typer.Option("--customer", help="Only this customer (email).", show_default=False)
+]
+StatusFilter = Annotated[
+    str | None,
+    typer.Option(
+        "--status",
+        help="pending, confirmed, completed, no_show or cancelled.",
+        show_default=False,
+    ),
+]
+Limit = Annotated[int, typer.Option("--limit", help="At most this many (0: no limit).")]
+
+
+def _print(
+    data: Any, fmt: OutputFormat, title: str = "Bookings", empty: str = "no bookings"
+) -> None:
+    from slotctl.render import emit
+    from slotctl.services.records import BOOKING_FIELDS
+
+    emit(
+        data,
+        fmt.value,
+        columns=BOOKING_FIELDS,
+        title=title,
+        empty=empty,
+        table_columns=BOOKING_TABLE,
+    )
+
+
+def _actor() -> str:
+    return current().settings.actor
+
+
+@app.command("create")
+def create(
+    slot: Annotated[
+        str, typer.Argument(metavar="SLOT", help="uuid, prefix or SLUG@YYYY-MM-DDTHH:MM.")
+    ],
+    name: Annotated[str, typer.Option("--name", help="The customer's name.", show_default=False)],
+    email: Annotated[
+        str, typer.Option("--email", help="The customer's email.", show_default=False)
+    ],
+    phone: Annotated[
+        str | None, typer.Option("--phone", help="Phone number.", show_default=False)
+    ] = None,
+    notes: Annotated[
+        str | None, typer.Option("--notes", help="Free text.", show_default=False)
+    ] = None,
+    confirm: Annotated[
+        bool, typer.Option("--confirm", help="Create it confirmed, not pending.")
+    ] = False,
+    allow_overlap: Annotated[
+        bool,
+        typer.Option(
+            "--allow-overlap",
+            help="Allow another active booking of this customer at the same time.",
+        ),
+    ] = False,
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """Take a seat atomically; refused (exit 4) when full, blocked, too late or a duplicate.
+
+    \b
+    Example:
+      slotctl bookings create downtown@2027-03-22T09:00 --name "Ann Lee" --email ann@example.com --confirm
+    """
+    from slotctl.services.bookings import NewBooking, create_booking
+
+    new = NewBooking(name, email, phone, notes, confirm, allow_overlap)
+    with current().session() as session:
+        record = create_booking(session, slot, new, _actor())
+    _print(record, fmt)
+
+
+def _listing(filters: Filters, fmt: OutputFormat, title: str) -> None:
+    from slotctl.render import notice
+    from slotctl.services.bookings import list_bookings
+
+    state = current()
+    filters.default_timezone = state.settings.default_timezone
+    with state.session(readonly=True) as session:
+        page = list_bookings(session, filters)
+    _print(page.records, fmt, title)
+    if page.more:
+        notice(
+            f"Showing the first {filters.limit} bookings; use --limit N (0 for all) to see more."
+        )
+
+
+@app.command("list")
+def list_(
+    exchange: ExchangeFilter = None,
+    customer: CustomerFilter = None,
+    status: StatusFilter = None,
+    from_: FromDate = None,
+    to: ToDate = None,
+    limit: Limit = DEFAULT_LIMIT,
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """List bookings by their slot's start, then creation time.
+
+    \b
+    Example:
+      slotctl bookings list --exchange downtown --status pending --from today
+    """
+    from slotctl.services.bookings import Filters
+
+    _listing(Filters(exchange, customer, status, from_, to, limit), fmt, "Bookings")
+
+
+@app.command("upcoming")
+def upcoming(
+    exchange: ExchangeFilter = None,
+    customer: CustomerFilter = None,
+    status: StatusFilter = None,
+    from_: FromDate = None,
+    to: ToDate = None,
+    limit: Limit = DEFAULT_LIMIT,
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """Bookings whose slot has not started yet, soonest first.
+
+    \b
+    Example:
+      slotctl bookings upcoming --customer ann@example.com
+    """
+    from slotctl.services.bookings import Filters
+
+    filters = Filters(exchange, customer, status, from_, to, limit, when="upcoming")
+    _listing(filters, fmt, "Upcoming bookings")
+
+
+@app.command("history")
+def history(
+    exchange: ExchangeFilter = None,
+    customer: CustomerFilter = None,
+    status: StatusFilter = None,
+    from_: FromDate = None,
+    to: ToDate = None,
+    limit: Limit = DEFAULT_LIMIT,
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """Bookings whose slot has started, most recent first.
+
+    \b
+    Example:
+      slotctl bookings history --exchange downtown --status no_show --from -30d
+    """
+    from slotctl.services.bookings import Filters
+
+    filters = Filters(exchange, customer, status, from_, to, limit, when="history")
+    _listing(filters, fmt, "Past bookings")
+
+
+@app.command("day")
+def day(
+    slug: Slug,
+    date: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[DATE]",
+            help="YYYY-MM-DD, today, tomorrow or +Nd (default today).",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """The day's roster in slot order.
+
+    \b
+    Example:
+      slotctl bookings day downtown tomorrow
+    """
+    from slotctl.services.bookings import day_bookings
+    from slotctl.services.lookup import exchange_by_slug
+
+    with current().session(readonly=True) as session:
+        when = None
+        if date is not None:
+            when = required_date(date, exchange_by_slug(session, slug).timezone)
+        records = day_bookings(session, slug, when)
+    _print(records, fmt, "Roster")
+
+
+@app.command("show")
+def show(
+    booking: Annotated[str, typer.Argument(metavar="BOOKING", help="Reference, uuid or prefix.")],
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """One booking with its history (the audit trail, oldest first).
+
+    \b
+    Example:
+      slotctl bookings show BK-7K3Q9X
+    """
+    from slotctl.render import emit
+    from slotctl.services.bookings import show_booking
+    from slotctl.services.records import BOOKING_FIELDS
+
+    with current().session(readonly=True) as session:
+        record = show_booking(session, booking)
+    emit(record, fmt.value, columns=(*BOOKING_FIELDS, "history"))
+
+
+def _transition(
+    action: str, idents: list[str], fmt: OutputFormat, reason: str | None = None
+) -> None:
+    from slotctl.render import emit, notice
+    from slotctl.services.bookings import BatchRefused, transition
+
+    try:
+        with current().session() as session:
+            records = transition(session, action, idents, _actor(), reason=reason)
+    except BatchRefused as refused:
+        emit(
+            [o.as_dict() for o in refused.outcomes],
+            fmt.value,
+            columns=("booking", "from_status", "to_status", "result", "reason"),
+            title="Nothing was changed",
+        )
+        raise
+    notice(f"{len(records)} bookings: {action} done.")
+    _print(records, fmt)
+
+
+@app.command("confirm")
+def confirm(idents: BookingIds, fmt: Format = OutputFormat.table) -> None:
+    """pending -> confirmed (all or nothing).
+
+    \b
+    Example:
+      slotctl bookings confirm BK-7K3Q9X BK-2M8D4F
+    """
+    _transition("confirm", idents, fmt)
+
+
+@app.command("complete")
+def complete(idents: BookingIds, fmt: Format = OutputFormat.table) -> None:
+    """confirmed -> completed, once the slot has started (all or nothing).
+
+    \b
+    Example:
+      slotctl bookings complete BK-7K3Q9X
+    """
+    _transition("complete", idents, fmt)
+
+
+@app.command("no-show")
+def no_show(idents: BookingIds, fmt: Format = OutputFormat.table) -> None:
+    """confirmed -> no_show, once the slot has started (all or nothing).
+
+    \b
+    Example:
+      slotctl bookings no-show BK-7K3Q9X
+    """
+    _transition("no-show", idents, fmt)
+
+
+@app.command("cancel")
+def cancel(
+    idents: BookingIds,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why, for the record.", show_default=False)
+    ] = None,
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """pending or confirmed -> cancelled, releasing the seat (all or nothing).
+
+    \b
+    Example:
+      slotctl bookings cancel BK-7K3Q9X --reason "customer called"
+    """
+    _transition("cancel", idents, fmt, reason)
+
+
+@app.command("move")
+def move(
+    booking: Annotated[str, typer.Argument(metavar="BOOKING", help="Reference, uuid or prefix.")],
+    slot: Annotated[
+        str, typer.Argument(metavar="SLOT", help="uuid, prefix or SLUG@YYYY-MM-DDTHH:MM.")
+    ],
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """Reschedule: the new seat is taken and the old released in one transaction.
+
+    \b
+    Example:
+      slotctl bookings move BK-7K3Q9X downtown@2027-03-23T10:00
+    """
+    from slotctl.services.bookings import move_booking
+
+    with current().session() as session:
+        record = move_booking(session, booking, slot, _actor())
+    _print(record, fmt)
+
+
+@app.command("expire-pending")
+def expire_pending(
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            help="Age of a stale pending booking, e.g. 30m, 2h (default: setting pending_expiry_minutes).",
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: DryRun = False,
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """Cancel pending bookings older than the limit or whose slot has started (cron).
+
+    Reason "expired", actor "system"; their seats are released. Safe at any frequency.
+
+    \b
+    Example:
+      slotctl bookings expire-pending --older-than 30m
+    """
+    from slotctl.parsing import parse_duration
+    from slotctl.render import emit
+    from slotctl.services.bookings import expire_pending as run
+
+    state = current()
+    minutes = parse_duration(older_than) if older_than else state.settings.pending_expiry_minutes
+    with state.session(readonly=dry_run) as session:
+        count = run(session, minutes, dry_run=dry_run)
+    if fmt is OutputFormat.table:
+        verb = "Would expire" if dry_run else "Expired"
+        typer.echo(f"{verb} {count} pending bookings.")
+        return
+    emit({"expired": count}, fmt.value)
