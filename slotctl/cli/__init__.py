@@ -24,7 +24,7 @@ from slotctl.cli import config as config_cli
 from slotctl.cli import db as db_cli
 from slotctl.cli import exchanges as exchanges_cli
 from slotctl.cli import hours as hours_cli
-from slotctl.cli import runtime
+from slotctl.cli import maintenance, runtime
 from slotctl.cli import slots as slots_cli
 from slotctl.errors import SlotctlError
 
@@ -174,6 +174,8 @@ app.add_typer(exchanges_cli.app, name="exchanges")
 app.add_typer(hours_cli.app, name="hours")
 app.add_typer(slots_cli.app, name="slots")
 app.add_typer(bookings_cli.app, name="bookings")
+app.command("doctor")(maintenance.doctor)
+app.command("demo")(maintenance.demo)
 app.add_typer(db_cli.app, name="db")
 app.add_typer(config_cli.app, name="config")
 
