@@ -89,8 +89,13 @@ def demo(
         today = clock.now().astimezone(ZoneInfo(first["timezone"])).date()
         month = month_overview(session, first["slug"], today.year, today.month)
     draw.month_grid(month)
+    total = sum(summary["bookings"].values())
+    typer.echo(
+        f"Demo (seed {seed}): {len(summary['exchanges'])} exchanges, {summary['slots']} slots, "
+        f"{total} bookings. Try `slotctl slots calendar {first['slug']} --week today`."
+    )
     emit(
         [{"status": status, "bookings": n} for status, n in summary["bookings"].items()],
         "table",
-        title=f"{summary['slots']} slots in {len(summary['exchanges'])} exchanges; bookings",
+        title="Bookings by status",
     )

@@ -133,15 +133,13 @@ def build_demo(session: Session, *, seed: int = 7, actor: str = "demo") -> dict[
             )
             generate(session, [slug], request)
     slots = session.execute(
-        select(
-            TimeSlot.uuid, TimeSlot.starts_at, TimeSlot.max_capacity, Exchange.min_notice_minutes
-        )
+        select(TimeSlot.uuid, TimeSlot.starts_at, Exchange.min_notice_minutes)
         .join(Exchange, TimeSlot.exchange_id == Exchange.id)
         .order_by(TimeSlot.starts_at)
     ).all()
     chosen = rng.sample(slots, k=min(len(slots), 320))
     chosen.sort(key=lambda row: row[1])
-    for number, (uuid, starts_at, _, notice) in enumerate(chosen):
+    for number, (uuid, starts_at, notice) in enumerate(chosen):
         _one_booking(session, rng, number, uuid, starts_at, notice, now)
     with clock.frozen(now):
         expire_pending(session, 30)
@@ -168,9 +166,8 @@ def _one_booking(
     now: datetime,
 ) -> None:
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-    email = f"{first.lower()}.{last.lower()}.{number}@example.com".replace("é", "e").replace(
-        "ü", "u"
-    )
+    ascii_name = f"{first}.{last}".lower().replace("é", "e").replace("ü", "u")
+    email = f"{ascii_name}.{number}@example.com"
     new = NewBooking(
         name=f"{first} {last}",
         email=email,

@@ -82,7 +82,8 @@ def check(session: Session) -> list[dict[str, Any]]:
                 "stale_pending",
                 reference,
                 slug,
-                f"pending on slot {uuid}, which has started (run `slotctl bookings expire-pending`)",
+                f"pending on slot {uuid}, which has started "
+                "(run `slotctl bookings expire-pending`)",
             )
         )
     return violations
