@@ -325,12 +325,10 @@ def transition(
     now = clock.now()
     outcomes: list[Outcome] = []
     changed: list[Booking] = []
-    seen: set[int] = set()
-    for ident in idents:
-        booking = find_booking(session, ident)
-        if booking.id in seen:
-            continue
-        seen.add(booking.id)
+    found = {b.id: b for b in (find_booking(session, ident) for ident in idents)}
+    order = {booking_id: index for index, booking_id in enumerate(found)}
+    # Rows are locked in id order, so concurrent batches cannot deadlock.
+    for booking in sorted(found.values(), key=lambda b: b.id):
         current = booking.status
         refusal = None
         if current not in sources:
@@ -354,6 +352,8 @@ def transition(
         _event(session, booking.id, actor, current, target, note, now)
         outcomes.append(Outcome(booking.reference, current, target, "ok"))
         changed.append(booking)
+    by_reference = {b.reference: order[b.id] for b in found.values()}
+    outcomes.sort(key=lambda o: by_reference[o.booking])
     refused = [o for o in outcomes if o.result == "refused"]
     if refused:
         first = refused[0]
@@ -393,6 +393,13 @@ def move_booking(session: Session, ident: str, slot_ident: str, actor: str) -> d
         session, slot, exchange, booking.customer_email, allow_overlap=False, ignore=booking.id
     )
     old_slot, old_exchange = booking.slot, booking.exchange
+    # Lock both slots in id order: two moves in opposite directions must not deadlock.
+    session.execute(
+        select(TimeSlot.id)
+        .where(TimeSlot.id.in_([old_slot.id, slot.id]))
+        .order_by(TimeSlot.id)
+        .with_for_update()
+    ).all()
     take_seat(session, slot, exchange, now)
     moved = session.execute(
         update(Booking)
@@ -563,7 +570,7 @@ def expire_pending(session: Session, older_than: int, *, dry_run: bool = False) 
         return int(session.scalar(select(func.count()).select_from(Booking).where(condition)) or 0)
     expired = session.execute(
         update(Booking)
-        .where(condition)
+        .where(Booking.id.in_(select(Booking.id).where(condition).order_by(Booking.id)))
         .values(
             status="cancelled",
             cancelled_at=now,
@@ -584,7 +591,7 @@ def expire_pending(session: Session, older_than: int, *, dry_run: bool = False) 
             current_bookings=table.c.current_bookings - bindparam("n"),
             updated_at=now,
         ),
-        [{"slot_id": slot_id, "n": n} for slot_id, n in per_slot.items()],
+        [{"slot_id": slot_id, "n": n} for slot_id, n in sorted(per_slot.items())],
     )
     session.execute(
         insert(cast(Table, BookingEvent.__table__)),
