@@ -103,13 +103,14 @@ def _plain_engine(url: str) -> Any:
 
 
 @contextmanager
-def _session(engine: Any, broken: bool) -> Iterator[Any]:
+def _session(engine: Any, broken: bool, creating: bool) -> Iterator[Any]:
+    """The sessions the CLI opens: staged for a create, a write transaction otherwise."""
     from sqlalchemy.orm import Session
 
-    from slotctl.db.engine import transaction
+    from slotctl.db.engine import staged, transaction
 
     if not broken:
-        with transaction(engine) as session:
+        with (staged if creating else transaction)(engine) as session:
             yield session
         return
     with Session(engine) as session, session.begin():
@@ -136,8 +137,9 @@ def _worker(url: str, number: int, broken: bool, queue: Any) -> None:
         counter += 1
         action = rng.random()
         try:
-            with _session(engine, broken) as session:
-                if action < 0.6 or not live:
+            creating = action < 0.6 or not live
+            with _session(engine, broken, creating) as session:
+                if creating:
                     reference = create(
                         session, rng.choice(SLOTS), f"w{number}.{counter}@example.com"
                     )

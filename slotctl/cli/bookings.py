@@ -105,7 +105,7 @@ def create(
     from slotctl.services.bookings import NewBooking, create_booking
 
     new = NewBooking(name, email, phone, notes, confirm, allow_overlap)
-    with current().session() as session:
+    with current().staged_session() as session:
         record = create_booking(session, slot, new, _actor())
     _print(record, fmt)
 

@@ -67,6 +67,14 @@ class Runtime:
             yield session
 
     @contextmanager
+    def staged_session(self) -> Iterator[Session]:
+        """For services that read first and then write briefly (taking a seat)."""
+        from slotctl.db.engine import staged
+
+        with staged(self.engine()) as session:
+            yield session
+
+    @contextmanager
     def chunked_session(self) -> Iterator[Session]:
         """For bulk work that commits in chunks (slot generation)."""
         from slotctl.db.engine import chunked

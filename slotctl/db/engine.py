@@ -162,12 +162,28 @@ def chunked(engine: Engine) -> Iterator[Session]:
 
 
 @contextmanager
-def transaction(engine: Engine, *, readonly: bool = False) -> Iterator[Session]:
-    """One unit of work: a session in a transaction, committed on success."""
-    bind = engine.execution_options(**{READONLY: True}) if readonly else engine
+def staged(engine: Engine) -> Iterator[Session]:
+    """A session for work that reads first and writes last (taking a seat).
+
+    Its transactions begin DEFERRED on SQLite: the service reads without the
+    write lock, commits that read, and then writes in a fresh transaction whose
+    first statement is the write, so the lock is held only for the writes and
+    the busy timeout still applies. Committed at the end, rolled back on error.
+    """
     with (
         database_errors(engine),
-        Session(bind, expire_on_commit=False) as session,
-        session.begin(),
+        Session(engine.execution_options(**{READONLY: True}), expire_on_commit=False) as session,
     ):
         yield session
+        session.commit()
+
+
+@contextmanager
+def transaction(engine: Engine, *, readonly: bool = False) -> Iterator[Session]:
+    """One unit of work: a session in a transaction, committed on success and rolled
+    back on error. (A service may commit midway, e.g. between a booking's read
+    and write phases; the session then begins its next transaction by itself.)"""
+    bind = engine.execution_options(**{READONLY: True}) if readonly else engine
+    with database_errors(engine), Session(bind, expire_on_commit=False) as session:
+        yield session
+        session.commit()

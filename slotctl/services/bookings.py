@@ -22,6 +22,7 @@ from sqlalchemy import Select, Table, and_, bindparam, func, insert, select, upd
 from sqlalchemy.orm import Session
 
 from slotctl import clock
+from slotctl.db import seats
 from slotctl.db.models import (
     ACTIVE_STATUSES,
     BOOKING_STATUSES,
@@ -31,6 +32,7 @@ from slotctl.db.models import (
     TimeSlot,
     new_uuid,
 )
+from slotctl.db.seats import NewRow
 from slotctl.errors import Conflict, InvalidValue, NotFound
 from slotctl.services.lookup import by_uuid, exchange_by_slug
 from slotctl.services.records import BOOKING_FIELDS, booking_record
@@ -84,10 +86,14 @@ def validate_phone(value: str | None) -> str | None:
     return phone
 
 
+def _draw_reference() -> str:
+    return "BK-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+
+
 def new_reference(session: Session) -> str:
-    """A short unique reference such as ``BK-7K3Q9X`` (1 in 10^9 to collide, re-drawn)."""
+    """A short unique reference such as ``BK-7K3Q9X`` (32^6 of them; re-drawn if taken)."""
     while True:
-        reference = "BK-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+        reference = _draw_reference()
         if session.scalar(select(Booking.id).where(Booking.reference == reference)) is None:
             return reference
 
@@ -257,27 +263,56 @@ def create_booking(
     now = clock.now()
     _check_window(slot, exchange, now)
     _check_customer(session, slot, exchange, email, allow_overlap=new.allow_overlap)
-    take_seat(session, slot, exchange, now)
     status = "confirmed" if new.confirm else "pending"
-    booking = Booking(
-        reference=new_reference(session),
-        time_slot_id=slot.id,
+    row = NewRow(
+        uuid=new_uuid(),
+        reference=_draw_reference(),
+        slot_id=slot.id,
         exchange_id=exchange.id,
-        customer_name=name,
-        customer_email=email,
-        customer_phone=phone,
+        name=name or "",
+        email=email,
+        phone=phone,
         notes=notes,
         status=status,
-        confirmed_at=now if new.confirm else None,
-        created_at=now,
-        updated_at=now,
+        event_uuid=new_uuid(),
+        actor=actor,
     )
-    session.add(booking)
-    session.flush()
-    _event(session, booking.id, actor, None, status, "created", now)
-    session.flush()
-    session.refresh(slot)
-    return booking_record(booking, slot, exchange.slug, exchange.timezone)
+    # The reads above ran without the write lock; end them, so that the write
+    # below starts a fresh transaction and holds the lock only for its statements.
+    session.commit()
+    booked = seats.book(
+        session.connection(),
+        row,
+        earliest=now + timedelta(minutes=exchange.min_notice_minutes),
+        now=now,
+        overlap=None if new.allow_overlap else (slot.starts_at, slot.ends_at),
+        active=ACTIVE_STATUSES,
+        new_reference=_draw_reference,
+    )
+    if booked is None:  # someone else changed the slot or the customer meanwhile: say what
+        session.refresh(slot)
+        _check_customer(session, slot, exchange, email, allow_overlap=new.allow_overlap)
+        raise _refusal(slot, exchange, now)
+    zone = ZoneInfo(exchange.timezone)
+    return {
+        "uuid": row.uuid,
+        "reference": booked[1],
+        "exchange": exchange.slug,
+        "slot": slot.uuid,
+        "starts_at": slot.starts_at.astimezone(zone),
+        "ends_at": slot.ends_at.astimezone(zone),
+        "customer_name": name,
+        "customer_email": email,
+        "customer_phone": phone,
+        "notes": notes,
+        "status": status,
+        "created_at": now,
+        "updated_at": now,
+        "confirmed_at": now if new.confirm else None,
+        "completed_at": None,
+        "cancelled_at": None,
+        "cancellation_reason": None,
+    }
 
 
 @dataclass
@@ -570,7 +605,9 @@ def expire_pending(session: Session, older_than: int, *, dry_run: bool = False) 
         return int(session.scalar(select(func.count()).select_from(Booking).where(condition)) or 0)
     expired = session.execute(
         update(Booking)
-        .where(Booking.id.in_(select(Booking.id).where(condition).order_by(Booking.id)))
+        # The status test is on the row itself, so a run that waited for another's
+        # row locks re-checks it and skips what the other already expired.
+        .where(condition)
         .values(
             status="cancelled",
             cancelled_at=now,

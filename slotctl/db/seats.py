@@ -1,0 +1,121 @@
+"""The hot write path of a booking, through the raw driver.
+
+Taking a seat is one conditional UPDATE of the slot (capacity, block, notice,
+and the customer's active bookings checked in the same statement), then the
+booking's INSERT and its audit event's INSERT, in the caller's transaction.
+Three statements, as a hand-written driver loop would issue them: the write
+lock (SQLite) or the slot's row lock (PostgreSQL) is held for no longer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from slotctl.db.bulk import sqlite_datetime
+
+
+@dataclass(frozen=True)
+class NewRow:
+    uuid: str
+    reference: str
+    slot_id: int
+    exchange_id: int
+    name: str
+    email: str
+    phone: str | None
+    notes: str | None
+    status: str
+    event_uuid: str
+    actor: str
+
+
+def book(
+    connection: Connection,
+    row: NewRow,
+    *,
+    earliest: datetime,
+    now: datetime,
+    overlap: tuple[datetime, datetime] | None,
+    active: Sequence[str],
+    new_reference: Callable[[], str],
+) -> tuple[int, str] | None:
+    """Take a seat and insert the booking: (id, reference), or None if refused.
+
+    ``overlap``: (starts_at, ends_at) of the slot to refuse when the customer holds
+    an active booking overlapping it anywhere; None checks only this very slot.
+    A reference already in use is drawn again (``new_reference``).
+    """
+    raw: Any = connection.connection.driver_connection
+    sqlite = connection.dialect.name == "sqlite"
+    m = "?" if sqlite else "%s"
+
+    def stamp(value: datetime) -> Any:
+        return sqlite_datetime(value) if sqlite else value
+
+    statuses = ", ".join(f"'{s}'" for s in active)
+    params: list[Any] = [stamp(now), row.slot_id, stamp(earliest)]
+    if overlap is None:
+        customer = (
+            f"SELECT 1 FROM bookings WHERE time_slot_id = {m} AND customer_email = {m}"
+            f" AND status IN ({statuses})"
+        )
+        params += [row.slot_id, row.email]
+    else:
+        customer = (
+            "SELECT 1 FROM bookings b JOIN time_slots s ON s.id = b.time_slot_id"
+            f" WHERE b.customer_email = {m} AND b.status IN ({statuses})"
+            f" AND s.starts_at < {m} AND s.ends_at > {m}"
+        )
+        params += [row.email, stamp(overlap[1]), stamp(overlap[0])]
+    cursor = raw.cursor()
+    try:
+        cursor.execute(
+            f"UPDATE time_slots SET current_bookings = current_bookings + 1, updated_at = {m}"
+            f" WHERE id = {m} AND current_bookings < max_capacity AND is_available"
+            f" AND starts_at > {m} AND NOT EXISTS ({customer})",
+            params,
+        )
+        if cursor.rowcount != 1:
+            return None
+        confirmed_at = stamp(now) if row.status == "confirmed" else None
+        reference = row.reference
+        while True:
+            cursor.execute(
+                "INSERT INTO bookings (uuid, reference, time_slot_id, exchange_id, customer_name,"
+                " customer_email, customer_phone, notes, status, confirmed_at, created_at,"
+                f" updated_at) VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m}, {m}, {m}, {m}, {m}, {m})"
+                " ON CONFLICT (reference) DO NOTHING RETURNING id",
+                (
+                    row.uuid,
+                    reference,
+                    row.slot_id,
+                    row.exchange_id,
+                    row.name,
+                    row.email,
+                    row.phone,
+                    row.notes,
+                    row.status,
+                    confirmed_at,
+                    stamp(now),
+                    stamp(now),
+                ),
+            )
+            inserted = cursor.fetchone()
+            if inserted is not None:
+                break
+            reference = new_reference()  # one in a billion: the reference was taken
+        booking_id = int(inserted[0])
+        cursor.execute(
+            "INSERT INTO booking_events (uuid, booking_id, at, actor, from_status, to_status,"
+            f" note, created_at, updated_at) VALUES ({m}, {m}, {m}, {m}, NULL, {m}, 'created',"
+            f" {m}, {m})",
+            (row.event_uuid, booking_id, stamp(now), row.actor, row.status, stamp(now), stamp(now)),
+        )
+        return booking_id, reference
+    finally:
+        cursor.close()
