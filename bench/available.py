@@ -115,7 +115,10 @@ def main() -> int:
         results[label] = measure(url, exchanges, days)
         rows.append((f"SQLite, {total:,} slots ({exchanges} exchanges)", results[label], total))
     if args.postgres:
-        exchanges, days = build(args.postgres, args.slots)
+        shape_file = work / f"postgres-{args.slots}.shape"
+        if not shape_file.exists():
+            shape_file.write_text("{} {}".format(*build(args.postgres, args.slots)))
+        exchanges, days = (int(x) for x in shape_file.read_text().split())
         total = count(args.postgres)
         rows.append((f"PostgreSQL, {total:,} slots ({exchanges} exchanges)", measure(args.postgres, exchanges, days), total))
 

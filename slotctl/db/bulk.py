@@ -245,6 +245,15 @@ class SlotStore:
             cursor.execute("DELETE FROM slot_stage")
             return inserted
 
+    def analyze(self) -> None:
+        """Refresh the planner's statistics after a bulk load (PostgreSQL's autovacuum
+        would get there later; queries on the new slots should not wait for it)."""
+        cursor = self.raw.cursor()
+        try:
+            cursor.execute("ANALYZE time_slots" if not self.sqlite else "PRAGMA optimize")
+        finally:
+            cursor.close()
+
     def delete_unbooked(self, ids: Sequence[int]) -> int:
         """Delete the slots among ``ids`` that hold no seats; return how many went."""
         deleted = 0

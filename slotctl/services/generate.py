@@ -30,6 +30,7 @@ from slotctl.services.lookup import exchange_by_slug
 from slotctl.services.records import slot_record
 
 CHUNK_DAYS = 92  # days planned at once per exchange (a quarter): bounds memory
+ANALYZE_AFTER = 50_000  # rows created; the planner's statistics are refreshed after that
 COMMIT_ROWS = 100_000  # commit at least this often: bookers wait a second or two at most
 MAX_DAYS = 3660
 
@@ -237,6 +238,9 @@ def generate(
     budget = _CommitBudget()
     for exchange in exchanges:
         _generate_exchange(session, exchange, request, now, result, advance, budget)
+    if result.created >= ANALYZE_AFTER:
+        session.commit()
+        SlotStore(session.connection()).analyze()
     return result
 
 
