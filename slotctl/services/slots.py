@@ -187,14 +187,14 @@ def _bookable(
 ) -> Select[Any]:
     now = clock.now()
     earliest = now + timedelta(minutes=exchange.min_notice_minutes)
+    # One lower bound only: given two, SQLite may start the index range at the looser.
+    lower = _T.c.starts_at >= after if after is not None and after > earliest else None
     query = select(*_SLOT_COLUMNS).where(
         _T.c.exchange_id == exchange.id,
-        _T.c.starts_at > earliest,
+        lower if lower is not None else _T.c.starts_at > earliest,
         _T.c.is_available,
         _T.c.current_bookings < _T.c.max_capacity,
     )
-    if after is not None and after > earliest:
-        query = query.where(_T.c.starts_at >= after)
     latest = before
     if exchange.max_advance_days is not None:
         horizon = now + timedelta(days=exchange.max_advance_days)
