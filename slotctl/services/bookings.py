@@ -122,7 +122,7 @@ def record(booking: Booking) -> dict[str, Any]:
 # Taking and releasing seats -----------------------------------------------------------
 
 
-def _refusal(slot: TimeSlot, exchange: Exchange, now: datetime) -> Conflict:
+def _refusal(slot: Any, exchange: Any, now: datetime) -> Conflict:
     """Why a seat could not be taken (read after the conditional UPDATE matched nothing)."""
     if slot.starts_at <= now:
         return Conflict(f"slot {_slot_text(slot, exchange)} is in the past")
@@ -138,12 +138,12 @@ def _refusal(slot: TimeSlot, exchange: Exchange, now: datetime) -> Conflict:
     )
 
 
-def _slot_text(slot: TimeSlot, exchange: Exchange) -> str:
+def _slot_text(slot: Any, exchange: Any) -> str:
     local = slot.starts_at.astimezone(ZoneInfo(exchange.timezone))
     return f"{exchange.slug}@{local:%Y-%m-%dT%H:%M}"
 
 
-def _check_window(slot: TimeSlot, exchange: Exchange, now: datetime) -> None:
+def _check_window(slot: Any, exchange: Any, now: datetime) -> None:
     if not exchange.is_active:
         raise Conflict(f"exchange {exchange.slug!r} is inactive and takes no bookings")
     if exchange.max_advance_days is not None and slot.starts_at > now + timedelta(
@@ -157,8 +157,8 @@ def _check_window(slot: TimeSlot, exchange: Exchange, now: datetime) -> None:
 
 def _check_customer(
     session: Session,
-    slot: TimeSlot,
-    exchange: Exchange,
+    slot: Any,
+    exchange: Any,
     email: str,
     *,
     allow_overlap: bool,
@@ -243,6 +243,57 @@ def _event(
 
 
 @dataclass
+class _SlotView:
+    id: int
+    uuid: str
+    starts_at: datetime
+    ends_at: datetime
+    max_capacity: int
+    current_bookings: int
+    is_available: bool
+
+
+@dataclass
+class _ExchangeView:
+    id: int
+    slug: str
+    timezone: str
+    is_active: bool
+    min_notice_minutes: int
+    max_advance_days: int | None
+
+
+_S, _E = TimeSlot.__table__.c, Exchange.__table__.c
+
+
+def _slot_for_booking(session: Session, ident: str) -> tuple[_SlotView, _ExchangeView]:
+    """The slot and its exchange as plain values: one Core query for a full uuid."""
+    key = ident.strip().lower()
+    query = select(
+        _S.id,
+        _S.uuid,
+        _S.starts_at,
+        _S.ends_at,
+        _S.max_capacity,
+        _S.current_bookings,
+        _S.is_available,
+        _E.id,
+        _E.slug,
+        _E.timezone,
+        _E.is_active,
+        _E.min_notice_minutes,
+        _E.max_advance_days,
+    ).join_from(TimeSlot.__table__, Exchange.__table__, _S.exchange_id == _E.id)
+    if len(key) != 36:
+        slot, _ = resolve_slot(session, ident)  # prefix or SLUG@time: the general path
+        key = slot.uuid
+    row = session.execute(query.where(_S.uuid == key)).one_or_none()
+    if row is None:
+        raise NotFound(f"no slot {ident}")
+    return _SlotView(*row[:7]), _ExchangeView(*row[7:])  # type: ignore[call-arg]
+
+
+@dataclass
 class NewBooking:
     name: str
     email: str
@@ -259,10 +310,9 @@ def create_booking(
     email = normalise_email(new.email)
     phone = validate_phone(new.phone)
     notes = _text(new.notes, "notes", 2000)
-    slot, exchange = resolve_slot(session, slot_ident)
+    slot, exchange = _slot_for_booking(session, slot_ident)
     now = clock.now()
     _check_window(slot, exchange, now)
-    _check_customer(session, slot, exchange, email, allow_overlap=new.allow_overlap)
     status = "confirmed" if new.confirm else "pending"
     row = NewRow(
         uuid=new_uuid(),
@@ -289,10 +339,10 @@ def create_booking(
         active=ACTIVE_STATUSES,
         new_reference=_draw_reference,
     )
-    if booked is None:  # someone else changed the slot or the customer meanwhile: say what
-        session.refresh(slot)
-        _check_customer(session, slot, exchange, email, allow_overlap=new.allow_overlap)
-        raise _refusal(slot, exchange, now)
+    if booked is None:  # full, blocked, too late, or the customer: find out which
+        fresh, _ = _slot_for_booking(session, slot.uuid)
+        _check_customer(session, fresh, exchange, email, allow_overlap=new.allow_overlap)
+        raise _refusal(fresh, exchange, now)
     zone = ZoneInfo(exchange.timezone)
     return {
         "uuid": row.uuid,

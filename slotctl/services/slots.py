@@ -71,6 +71,15 @@ def resolve_slot(session: Session, ident: str) -> tuple[TimeSlot, Exchange]:
         if slot is None:
             raise NotFound(f"no slot of {exchange.slug!r} starting at {wall:%Y-%m-%d %H:%M}")
         return slot, exchange
+    key = ident.strip().lower()
+    if len(key) == 36:  # the usual case: one joined query
+        row = session.execute(
+            select(TimeSlot, Exchange)
+            .join(Exchange, TimeSlot.exchange_id == Exchange.id)
+            .where(TimeSlot.uuid == key)
+        ).one_or_none()
+        if row is not None:
+            return row[0], row[1]
     slot = by_uuid(session, TimeSlot, ident, "slot")
     return slot, slot.exchange
 
