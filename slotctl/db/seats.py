@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -119,3 +119,32 @@ def book(
         return booking_id, reference
     finally:
         cursor.close()
+
+
+def slot_by_uuid(connection: Connection, uuid: str) -> tuple[Any, ...] | None:
+    """(slot id, uuid, starts_at, ends_at, max_capacity, current_bookings, is_available,
+    exchange id, slug, timezone, is_active, min_notice_minutes, max_advance_days), instants
+    aware in UTC; one raw query, for the booking hot path."""
+    raw: Any = connection.connection.driver_connection
+    sqlite = connection.dialect.name == "sqlite"
+    cursor = raw.cursor()
+    try:
+        cursor.execute(
+            "SELECT s.id, s.uuid, s.starts_at, s.ends_at, s.max_capacity, s.current_bookings,"
+            " s.is_available, e.id, e.slug, e.timezone, e.is_active, e.min_notice_minutes,"
+            " e.max_advance_days FROM time_slots s JOIN exchanges e ON e.id = s.exchange_id"
+            f" WHERE s.uuid = {'?' if sqlite else '%s'}",
+            (uuid,),
+        )
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    if row is None:
+        return None
+    if not sqlite:
+        return tuple(row)
+    values = list(row)
+    for index in (2, 3):
+        values[index] = datetime.fromisoformat(values[index]).replace(tzinfo=UTC)
+    values[6], values[10] = bool(values[6]), bool(values[10])
+    return tuple(values)

@@ -263,31 +263,13 @@ class _ExchangeView:
     max_advance_days: int | None
 
 
-_S, _E = TimeSlot.__table__.c, Exchange.__table__.c
-
-
 def _slot_for_booking(session: Session, ident: str) -> tuple[_SlotView, _ExchangeView]:
-    """The slot and its exchange as plain values: one Core query for a full uuid."""
+    """The slot and its exchange as plain values: one raw query for a full uuid."""
     key = ident.strip().lower()
-    query = select(
-        _S.id,
-        _S.uuid,
-        _S.starts_at,
-        _S.ends_at,
-        _S.max_capacity,
-        _S.current_bookings,
-        _S.is_available,
-        _E.id,
-        _E.slug,
-        _E.timezone,
-        _E.is_active,
-        _E.min_notice_minutes,
-        _E.max_advance_days,
-    ).join_from(TimeSlot.__table__, Exchange.__table__, _S.exchange_id == _E.id)
     if len(key) != 36:
         slot, _ = resolve_slot(session, ident)  # prefix or SLUG@time: the general path
         key = slot.uuid
-    row = session.execute(query.where(_S.uuid == key)).one_or_none()
+    row = seats.slot_by_uuid(session.connection(), key)
     if row is None:
         raise NotFound(f"no slot {ident}")
     return _SlotView(*row[:7]), _ExchangeView(*row[7:])  # type: ignore[call-arg]
@@ -327,9 +309,11 @@ def create_booking(
         event_uuid=new_uuid(),
         actor=actor,
     )
-    # The reads above ran without the write lock; end them, so that the write
-    # below starts a fresh transaction and holds the lock only for its statements.
-    session.commit()
+    # On SQLite the reads above ran without the write lock; end them, so that the
+    # write below starts a fresh transaction holding the lock only for its statements
+    # (PostgreSQL locks the slot's row at the UPDATE either way).
+    if session.get_bind().dialect.name == "sqlite":
+        session.commit()
     booked = seats.book(
         session.connection(),
         row,
