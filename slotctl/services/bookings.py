@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Select, and_, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from slotctl import clock
@@ -30,6 +29,7 @@ from slotctl.db.models import (
     BookingEvent,
     Exchange,
     TimeSlot,
+    UTCDateTime,
     new_uuid,
 )
 from slotctl.db.seats import NewRow
@@ -623,62 +623,73 @@ def _stale(now: datetime, older_than: int) -> Any:
     return and_(Booking.status == "pending", (Booking.created_at < cutoff) | started)
 
 
-def expire_pending(session: Session, older_than: int, *, dry_run: bool = False) -> int:
-    """Cancel stale pending bookings in one set-based pass; return how many.
+_STALE_SQL = (
+    "status = 'pending' AND (created_at < :cutoff OR EXISTS (SELECT 1 FROM time_slots s"
+    " WHERE s.id = bookings.time_slot_id AND s.starts_at <= :now))"
+)
+_EVENT_COLUMNS = (
+    "INSERT INTO booking_events (uuid, booking_id, at, actor, from_status, to_status, note,"
+    " created_at, updated_at)"
+)
+# A canonical version 4 uuid made by SQLite itself.
+_SQLITE_UUID = (
+    "lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' ||"
+    " substr(lower(hex(randomblob(2))), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1)"
+    " || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)))"
+)
+_EXPIRE_SQLITE = (
+    "DROP TABLE IF EXISTS temp.expired",
+    f"CREATE TEMP TABLE expired AS SELECT id, time_slot_id FROM bookings WHERE {_STALE_SQL}",
+    "UPDATE bookings SET status = 'cancelled', cancelled_at = :now,"
+    " cancellation_reason = 'expired', updated_at = :now"
+    " WHERE id IN (SELECT id FROM expired) AND status = 'pending'",
+    "DROP TABLE IF EXISTS temp.released",
+    "CREATE TEMP TABLE released (time_slot_id INTEGER PRIMARY KEY, n INTEGER)",
+    "INSERT INTO released SELECT time_slot_id, count(*) FROM expired GROUP BY time_slot_id",
+    "UPDATE time_slots SET current_bookings = current_bookings - r.n, updated_at = :now"
+    " FROM released r WHERE r.time_slot_id = time_slots.id",
+    f"{_EVENT_COLUMNS} SELECT {_SQLITE_UUID}, id, :now, 'system', 'pending', 'cancelled',"
+    " 'expired', :now, :now FROM expired",
+)
+# One statement: the UPDATE's status test is on the row itself, so a run that waited
+# for another run's row locks re-checks it and skips what the other already expired.
+_EXPIRE_POSTGRES = (
+    "WITH expired AS (UPDATE bookings SET status = 'cancelled', cancelled_at = :now,"
+    f" cancellation_reason = 'expired', updated_at = :now WHERE {_STALE_SQL}"
+    " RETURNING id, time_slot_id),"
+    " released AS (UPDATE time_slots t SET current_bookings = t.current_bookings - c.n,"
+    " updated_at = :now FROM (SELECT time_slot_id, count(*) AS n FROM expired"
+    " GROUP BY time_slot_id) c WHERE t.id = c.time_slot_id)"
+    f" {_EVENT_COLUMNS} SELECT gen_random_uuid()::text, id, :now, 'system', 'pending',"
+    " 'cancelled', 'expired', :now, :now FROM expired"
+)
 
-    One UPDATE ... RETURNING changes them all (a concurrent run's UPDATE waits for
-    the row locks and then finds them no longer pending, so nothing is expired or
-    released twice); the seats are released per slot and the events inserted in
-    two ``executemany`` statements.
+
+def expire_pending(session: Session, older_than: int, *, dry_run: bool = False) -> int:
+    """Cancel stale pending bookings, release their seats, write their events; how many.
+
+    Set-based SQL, no row in Python: on PostgreSQL one statement; on SQLite a few
+    statements over a temporary table inside the caller's (IMMEDIATE) transaction.
+    Stale: pending and created before the limit, or pending on a slot that started.
     """
     if older_than < 1:
         raise InvalidValue("--older-than must be at least 1 minute")
     now = clock.now()
-    condition = _stale(now, older_than)
     if dry_run:
+        condition = _stale(now, older_than)
         return int(session.scalar(select(func.count()).select_from(Booking).where(condition)) or 0)
-    expired = session.execute(
-        update(Booking)
-        # The status test is on the row itself, so a run that waited for another's
-        # row locks re-checks it and skips what the other already expired.
-        .where(condition)
-        .values(
-            status="cancelled",
-            cancelled_at=now,
-            cancellation_reason="expired",
-            updated_at=now,
-        )
-        .returning(Booking.id, Booking.time_slot_id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    if not expired:
-        return 0
-    per_slot = Counter(slot_id for _, slot_id in expired)
-    table = cast(Table, TimeSlot.__table__)
-    session.execute(
-        table.update()
-        .where(table.c.id == bindparam("slot_id"))
-        .values(
-            current_bookings=table.c.current_bookings - bindparam("n"),
-            updated_at=now,
-        ),
-        [{"slot_id": slot_id, "n": n} for slot_id, n in sorted(per_slot.items())],
-    )
-    session.execute(
-        insert(cast(Table, BookingEvent.__table__)),
-        [
-            {
-                "uuid": new_uuid(),
-                "booking_id": booking_id,
-                "at": now,
-                "actor": SYSTEM_ACTOR,
-                "from_status": "pending",
-                "to_status": "cancelled",
-                "note": "expired",
-                "created_at": now,
-                "updated_at": now,
-            }
-            for booking_id, _ in expired
-        ],
-    )
-    return len(expired)
+    params = [
+        bindparam("now", now, type_=UTCDateTime()),
+        bindparam("cutoff", now - timedelta(minutes=older_than), type_=UTCDateTime()),
+    ]
+    if session.get_bind().dialect.name != "sqlite":
+        result = session.execute(text(_EXPIRE_POSTGRES).bindparams(*params))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+    expired = 0
+    for statement in _EXPIRE_SQLITE:
+        clause = text(statement)
+        used = [p for p in params if f":{p.key}" in statement]
+        result = session.execute(clause.bindparams(*used) if used else clause)
+        if statement.startswith(_EVENT_COLUMNS):
+            expired = int(result.rowcount)  # type: ignore[attr-defined]
+    return expired
