@@ -43,7 +43,9 @@ def build(url: str, slots: int) -> tuple[int, int]:
     exchanges = max(1, round(slots / (SLOTS_PER_EXCHANGE_YEAR * years)))
     prepare(url, exchanges, {})
     engine = make_engine(url)
-    request = GenerateRequest(from_date=FIRST.isoformat(), to_date=None, days=days, duration=15, capacity=2)
+    request = GenerateRequest(
+        from_date=FIRST.isoformat(), to_date=None, days=days, duration=15, capacity=2
+    )
     with chunked(engine) as session:
         generate(session, None, request)
     engine.dispose()
@@ -88,7 +90,9 @@ def count(url: str) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--slots", type=int, default=10_000_000)
     parser.add_argument("--small", type=int, default=100_000)
     parser.add_argument("--postgres", help="URL of an empty PostgreSQL schema for the large case")
@@ -120,7 +124,13 @@ def main() -> int:
             shape_file.write_text("{} {}".format(*build(args.postgres, args.slots)))
         exchanges, days = (int(x) for x in shape_file.read_text().split())
         total = count(args.postgres)
-        rows.append((f"PostgreSQL, {total:,} slots ({exchanges} exchanges)", measure(args.postgres, exchanges, days), total))
+        rows.append(
+            (
+                f"PostgreSQL, {total:,} slots ({exchanges} exchanges)",
+                measure(args.postgres, exchanges, days),
+                total,
+            )
+        )
 
     ratio = results["large"] / results["small"]
     lines = [

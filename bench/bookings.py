@@ -19,7 +19,6 @@ import multiprocessing
 import os
 import platform
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
@@ -53,12 +52,17 @@ def prepare(url: str, slots: int = 4, capacity: int = 1_000_000) -> list[tuple[i
     with transaction(engine) as session:
         generate(session, ["hot"], GenerateRequest("2027-03-22", "2027-03-22", 1, 30, capacity))
     with engine.connect() as conn:
-        rows = [(int(a), str(b)) for a, b in conn.execute(text("SELECT id, uuid FROM time_slots ORDER BY id"))]
+        rows = [
+            (int(a), str(b))
+            for a, b in conn.execute(text("SELECT id, uuid FROM time_slots ORDER BY id"))
+        ]
     engine.dispose()
     return rows
 
 
-def service_worker(url: str, slots: list[tuple[int, str]], number: int, start: Any, done: Any) -> None:
+def service_worker(
+    url: str, slots: list[tuple[int, str]], number: int, start: Any, done: Any
+) -> None:
     os.environ["SLOTCTL_NOW"] = NOW
     from slotctl.db.engine import make_engine, staged
     from slotctl.services.bookings import NewBooking, create_booking
@@ -69,7 +73,12 @@ def service_worker(url: str, slots: list[tuple[int, str]], number: int, start: A
     start.wait()
     for n in range(PER_PROCESS):
         with staged(engine) as session:  # as `slotctl bookings create` runs it
-            create_booking(session, slots[n % len(slots)][1], NewBooking("Bench", f"p{number}.{n}@example.com"), "bench")
+            create_booking(
+                session,
+                slots[n % len(slots)][1],
+                NewBooking("Bench", f"p{number}.{n}@example.com"),
+                "bench",
+            )
     done.put(number)
     engine.dispose()
 
@@ -85,7 +94,9 @@ def raw_worker(url: str, slots: list[tuple[int, str]], number: int, start: Any, 
     else:
         import psycopg
 
-        conn = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+        conn = psycopg.connect(
+            url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+        )
         mark, begin, now = "%s", "BEGIN", NOW
     update = (
         f"UPDATE time_slots SET current_bookings = current_bookings + 1, updated_at = {mark} "
@@ -107,7 +118,15 @@ def raw_worker(url: str, slots: list[tuple[int, str]], number: int, start: Any, 
         cursor = conn.execute(update, (now, slot_id, now))
         assert cursor.rowcount == 1
         booking_id = conn.execute(
-            insert, (str(uuid.uuid4()), f"R{number:02d}{n:05d}", slot_id, f"p{number}.{n}@example.com", now, now)
+            insert,
+            (
+                str(uuid.uuid4()),
+                f"R{number:02d}{n:05d}",
+                slot_id,
+                f"p{number}.{n}@example.com",
+                now,
+                now,
+            ),
         ).fetchone()[0]
         conn.execute(event, (str(uuid.uuid4()), booking_id, now, now, now))
         conn.execute("COMMIT")
@@ -118,7 +137,9 @@ def raw_worker(url: str, slots: list[tuple[int, str]], number: int, start: Any, 
 def throughput(url: str, target: Any, slots: list[tuple[int, str]]) -> float:
     context = multiprocessing.get_context("spawn")
     start, done = context.Event(), context.Queue()
-    workers = [context.Process(target=target, args=(url, slots, n, start, done)) for n in range(PROCESSES)]
+    workers = [
+        context.Process(target=target, args=(url, slots, n, start, done)) for n in range(PROCESSES)
+    ]
     for worker in workers:
         worker.start()
     time.sleep(3)  # let every process import and connect
@@ -137,8 +158,12 @@ def fresh_sqlite(work: Path, name: str) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--postgres", help="URL of a PostgreSQL server database (schemas are made here)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--postgres", help="URL of a PostgreSQL server database (schemas are made here)"
+    )
     parser.add_argument("--update-readme", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="slotctl-bookings-"))
@@ -151,7 +176,9 @@ def main() -> int:
         service = throughput(url, service_worker, prepare(url))
         url = make("raw.db")
         raw = throughput(url, raw_worker, prepare(url))
-        rows.append(f"| {label}: bookings/s, 8 processes on 4 hot slots | {service:,.0f} | {raw:,.0f} | {service / raw:.2f}x | >= 0.7x |")
+        rows.append(
+            f"| {label}: bookings/s, 8 processes on 4 hot slots | {service:,.0f} | {raw:,.0f} | {service / raw:.2f}x | >= 0.7x |"
+        )
     lines = [
         f"{PROCESSES} processes x {PER_PROCESS} bookings, one transaction each. Python "
         f"{platform.python_version()}, {os.cpu_count()} cores.",

@@ -35,8 +35,6 @@ def stamp(sqlite: bool, value: datetime) -> Any:
 
 def build(url: str, bookings: int, stale: int) -> None:
     """Slots in the future (capacity 200) and bookings: the stale ones pending for a day."""
-    from sqlalchemy import text
-
     from slotctl.db.engine import make_engine
     from slotctl.db.migrate import upgrade
 
@@ -58,22 +56,35 @@ def build(url: str, bookings: int, stale: int) -> None:
             f" current_bookings, is_available, created_at, updated_at) VALUES ({m}, 1, {m}, {m},"
             f" {m}, 200, 0, true, {m}, {m})",
             [
-                (f"s{n:035d}", (first + timedelta(minutes=30 * n)).date(),
-                 stamp(sqlite, first + timedelta(minutes=30 * n)),
-                 stamp(sqlite, first + timedelta(minutes=30 * n + 30)),
-                 stamp(sqlite, NOW), stamp(sqlite, NOW))
+                (
+                    f"s{n:035d}",
+                    (first + timedelta(minutes=30 * n)).date(),
+                    stamp(sqlite, first + timedelta(minutes=30 * n)),
+                    stamp(sqlite, first + timedelta(minutes=30 * n + 30)),
+                    stamp(sqlite, NOW),
+                    stamp(sqlite, NOW),
+                )
                 for n in range(SLOTS)
             ],
         )
-        old, fresh = stamp(sqlite, NOW - timedelta(days=1)), stamp(sqlite, NOW - timedelta(minutes=5))
+        old, fresh = (
+            stamp(sqlite, NOW - timedelta(days=1)),
+            stamp(sqlite, NOW - timedelta(minutes=5)),
+        )
         batch = []
         for n in range(bookings):
             pending = n < stale
-            batch.append((
-                f"b{n:035d}", f"R{n:09d}", 1 + n % SLOTS, f"c{n}@example.com",
-                "pending" if pending else "confirmed", old if pending else fresh,
-                old if pending else fresh,
-            ))
+            batch.append(
+                (
+                    f"b{n:035d}",
+                    f"R{n:09d}",
+                    1 + n % SLOTS,
+                    f"c{n}@example.com",
+                    "pending" if pending else "confirmed",
+                    old if pending else fresh,
+                    old if pending else fresh,
+                )
+            )
             if len(batch) == 50_000:
                 _insert_bookings(cursor, m, batch)
                 batch.clear()
@@ -82,9 +93,8 @@ def build(url: str, bookings: int, stale: int) -> None:
             "UPDATE time_slots SET current_bookings = (SELECT count(*) FROM bookings b"
             " WHERE b.time_slot_id = time_slots.id)"
         )
-        cursor.execute("ANALYZE" if not sqlite else "ANALYZE")
+        cursor.execute("ANALYZE")
     engine.dispose()
-    del text
 
 
 def _insert_bookings(cursor: Any, m: str, rows: list[tuple[Any, ...]]) -> None:
@@ -105,14 +115,18 @@ def restore(url: str) -> None:
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM booking_events"))
-        conn.execute(text(
-            "UPDATE bookings SET status = 'pending', cancelled_at = NULL,"
-            " cancellation_reason = NULL WHERE cancellation_reason = 'expired'"
-        ))
-        conn.execute(text(
-            "UPDATE time_slots SET current_bookings = (SELECT count(*) FROM bookings b"
-            " WHERE b.time_slot_id = time_slots.id)"
-        ))
+        conn.execute(
+            text(
+                "UPDATE bookings SET status = 'pending', cancelled_at = NULL,"
+                " cancellation_reason = NULL WHERE cancellation_reason = 'expired'"
+            )
+        )
+        conn.execute(
+            text(
+                "UPDATE time_slots SET current_bookings = (SELECT count(*) FROM bookings b"
+                " WHERE b.time_slot_id = time_slots.id)"
+            )
+        )
     engine.dispose()
 
 
@@ -168,8 +182,10 @@ def raw_expire(url: str) -> float:
         return elapsed
     import psycopg
 
-    with psycopg.connect(url.split("?")[0].replace("postgresql+psycopg", "postgresql"),
-                         options=_pg_options(url)) as conn:
+    with psycopg.connect(
+        url.split("?", maxsplit=1)[0].replace("postgresql+psycopg", "postgresql"),
+        options=_pg_options(url),
+    ) as conn:
         start = time.perf_counter()
         conn.execute(RAW_POSTGRES, {"now": NOW, "cutoff": cutoff})
         conn.commit()
@@ -210,13 +226,19 @@ def count_expired(url: str) -> int:
 
     engine = create_engine(url)
     with engine.connect() as conn:
-        n = int(conn.execute(text("SELECT count(*) FROM bookings WHERE status = 'cancelled'")).scalar_one())
+        n = int(
+            conn.execute(
+                text("SELECT count(*) FROM bookings WHERE status = 'cancelled'")
+            ).scalar_one()
+        )
     engine.dispose()
     return n
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--bookings", type=int, default=1_000_000)
     parser.add_argument("--stale", type=int, default=100_000)
     parser.add_argument("--postgres", help="URL of an empty PostgreSQL schema")
@@ -234,8 +256,12 @@ def main() -> int:
         restore(url)
         raw = raw_expire(url)
         assert count_expired(url) == args.stale
-        rows.append(f"| {label}: expire {args.stale:,} of {args.bookings:,} | {ours:.2f} s | {raw:.2f} s | {ours / raw:.2f}x | <= 1.5x |")
-        rows.append(f"| {label}: nothing to expire (median of 21) | {idle * 1000:.1f} ms | | | <= 50 ms |")
+        rows.append(
+            f"| {label}: expire {args.stale:,} of {args.bookings:,} | {ours:.2f} s | {raw:.2f} s | {ours / raw:.2f}x | <= 1.5x |"
+        )
+        rows.append(
+            f"| {label}: nothing to expire (median of 21) | {idle * 1000:.1f} ms | | | <= 50 ms |"
+        )
     lines = [
         f"Python {platform.python_version()}, {os.cpu_count()} cores.",
         "",
