@@ -351,11 +351,11 @@ def week_agenda(session: Session, slug: str, day: date) -> dict[str, Any]:
     }
 
 
-def day_roster(session: Session, slug: str, day: date) -> dict[str, Any]:
-    """A day's slots in order, each with its bookings."""
-    exchange = exchange_by_slug(session, slug)
-    start, end = local_window(exchange.timezone, day, day)
-    slots = session.scalars(
+def _slots_between(
+    session: Session, exchange: Exchange, start: datetime, end: datetime
+) -> Sequence[TimeSlot]:
+    """The exchange's slots starting in [start, end), in order."""
+    return session.scalars(
         select(TimeSlot)
         .where(
             TimeSlot.exchange_id == exchange.id,
@@ -364,6 +364,13 @@ def day_roster(session: Session, slug: str, day: date) -> dict[str, Any]:
         )
         .order_by(TimeSlot.starts_at)
     ).all()
+
+
+def day_roster(session: Session, slug: str, day: date) -> dict[str, Any]:
+    """A day's slots in order, each with its bookings."""
+    exchange = exchange_by_slug(session, slug)
+    start, end = local_window(exchange.timezone, day, day)
+    slots = _slots_between(session, exchange, start, end)
     bookings: dict[int, list[Booking]] = {}
     if slots:
         for booking in session.scalars(
@@ -411,15 +418,7 @@ def select_slots(session: Session, selection: Selection) -> list[tuple[TimeSlot,
             raise InvalidValue(f"--to {selection.to_date} is before --from {selection.from_date}")
         exchange = exchange_by_slug(session, selection.slug)
         start, end = local_window(exchange.timezone, selection.from_date, selection.to_date)
-        slots = session.scalars(
-            select(TimeSlot)
-            .where(
-                TimeSlot.exchange_id == exchange.id,
-                TimeSlot.starts_at >= start,
-                TimeSlot.starts_at < end,
-            )
-            .order_by(TimeSlot.starts_at)
-        ).all()
+        slots = _slots_between(session, exchange, start, end)
         return [(slot, exchange) for slot in slots]
     if not selection.idents:
         raise InvalidValue("name slots (uuid, prefix or SLUG@YYYY-MM-DDTHH:MM) or SLUG --from --to")
