@@ -84,6 +84,8 @@ def book(
             return None
         confirmed_at = stamp(now) if row.status == "confirmed" else None
         reference = row.reference
+        if not sqlite:  # the booking and its event in one round trip
+            return _insert_postgres(cursor, row, reference, confirmed_at, now, new_reference)
         while True:
             cursor.execute(
                 "INSERT INTO bookings (uuid, reference, time_slot_id, exchange_id, customer_name,"
@@ -119,6 +121,46 @@ def book(
         return booking_id, reference
     finally:
         cursor.close()
+
+
+def _insert_postgres(
+    cursor: Any,
+    row: NewRow,
+    reference: str,
+    confirmed_at: datetime | None,
+    now: datetime,
+    new_reference: Callable[[], str],
+) -> tuple[int, str]:
+    while True:
+        cursor.execute(
+            "WITH booked AS (INSERT INTO bookings (uuid, reference, time_slot_id, exchange_id,"
+            " customer_name, customer_email, customer_phone, notes, status, confirmed_at,"
+            " created_at, updated_at) VALUES (%(uuid)s, %(reference)s, %(slot)s, %(exchange)s,"
+            " %(name)s, %(email)s, %(phone)s, %(notes)s, %(status)s, %(confirmed)s, %(now)s,"
+            " %(now)s) ON CONFLICT (reference) DO NOTHING RETURNING id)"
+            " INSERT INTO booking_events (uuid, booking_id, at, actor, from_status, to_status,"
+            " note, created_at, updated_at) SELECT %(event)s, id, %(now)s, %(actor)s, NULL,"
+            " %(status)s, 'created', %(now)s, %(now)s FROM booked RETURNING booking_id",
+            {
+                "uuid": row.uuid,
+                "reference": reference,
+                "slot": row.slot_id,
+                "exchange": row.exchange_id,
+                "name": row.name,
+                "email": row.email,
+                "phone": row.phone,
+                "notes": row.notes,
+                "status": row.status,
+                "confirmed": confirmed_at,
+                "now": now,
+                "event": row.event_uuid,
+                "actor": row.actor,
+            },
+        )
+        inserted = cursor.fetchone()
+        if inserted is not None:
+            return int(inserted[0]), reference
+        reference = new_reference()  # one in a billion: the reference was taken
 
 
 def slot_by_uuid(connection: Connection, uuid: str) -> tuple[Any, ...] | None:
