@@ -459,3 +459,44 @@ def test_concurrent_generation_never_duplicates(
     expected = generate(cli, downtown, "--from", "2027-03-22", "--days", "60", "--duration", "15")
     assert expected["created"] == 0
     assert expected["skipped"] == total
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # a terminal matter, not a database one
+def test_progress_bar_on_a_terminal_only(db: Any, cli: Any, downtown: str) -> None:
+    import pty
+    import select
+
+    env = {**os.environ, "SLOTCTL_DATABASE_URL": db.url, "TERM": "xterm", "COLUMNS": "100"}
+    env.pop("NO_COLOR", None)
+    command = [
+        sys.executable,
+        "-m",
+        "slotctl",
+        "slots",
+        "generate",
+        downtown,
+        "--from",
+        "2027-03-22",
+        "--days",
+        "30",
+    ]
+    master, slave = pty.openpty()
+    process = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    seen = b""
+    while select.select([master], [], [], 60)[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert process.wait(timeout=60) == 0
+    text = seen.decode(errors="replace")
+    assert "Generating slots" in text
+    assert "100%" in text
+    assert "Created " in text
+    quiet = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    assert quiet.stderr == ""  # not a terminal: no bar
+    assert quiet.stdout.startswith("Created 0 slots")
