@@ -56,10 +56,11 @@ def _correct_create(session: Any, slot: str, email: str) -> str:
 
 def _read_then_write_create(session: Any, slot_ident: str, email: str) -> str:
     """What the design forbids: read the counter, decide in Python, write it back."""
+    import secrets
+
     from sqlalchemy import text
 
     from slotctl.errors import Conflict
-    from slotctl.services.bookings import new_reference
     from slotctl.services.slots import resolve_slot
 
     slot, exchange = resolve_slot(session, slot_ident)
@@ -74,7 +75,7 @@ def _read_then_write_create(session: Any, slot_ident: str, email: str) -> str:
         text("UPDATE time_slots SET current_bookings = :n WHERE id = :id"),
         {"n": current + 1, "id": slot.id},
     )
-    reference = new_reference(session)
+    reference = "BK-" + secrets.token_hex(3).upper()
     session.execute(
         text(
             "INSERT INTO bookings (uuid, reference, time_slot_id, exchange_id, customer_name, "

@@ -87,15 +87,8 @@ def validate_phone(value: str | None) -> str | None:
 
 
 def _draw_reference() -> str:
+    """A short reference such as ``BK-7K3Q9X`` (32^6 of them; the insert re-draws a taken one)."""
     return "BK-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
-
-
-def new_reference(session: Session) -> str:
-    """A short unique reference such as ``BK-7K3Q9X`` (32^6 of them; re-drawn if taken)."""
-    while True:
-        reference = _draw_reference()
-        if session.scalar(select(Booking.id).where(Booking.reference == reference)) is None:
-            return reference
 
 
 # Finding ------------------------------------------------------------------------------
