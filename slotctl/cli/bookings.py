@@ -125,69 +125,62 @@ def _listing(filters: Filters, fmt: OutputFormat, title: str) -> None:
         )
 
 
-@app.command("list")
-def list_(
-    exchange: ExchangeFilter = None,
-    customer: CustomerFilter = None,
-    status: StatusFilter = None,
-    from_: FromDate = None,
-    to: ToDate = None,
-    limit: Limit = DEFAULT_LIMIT,
-    fmt: Format = OutputFormat.table,
-) -> None:
-    """List bookings by their slot's start, then creation time.
+def _query_command(when: str | None, title: str, doc: str) -> Any:
+    """``bookings list``, ``upcoming`` and ``history``: one signature, three windows."""
+
+    def command(
+        exchange: ExchangeFilter = None,
+        customer: CustomerFilter = None,
+        status: StatusFilter = None,
+        from_: FromDate = None,
+        to: ToDate = None,
+        limit: Limit = DEFAULT_LIMIT,
+        fmt: Format = OutputFormat.table,
+    ) -> None:
+        from slotctl.services.bookings import Filters
+
+        _listing(Filters(exchange, customer, status, from_, to, limit, when=when), fmt, title)
+
+    command.__doc__ = doc
+    return command
+
+
+app.command("list")(
+    _query_command(
+        None,
+        "Bookings",
+        """List bookings by their slot's start, then creation time.
 
     \b
     Example:
       slotctl bookings list --exchange downtown --status pending --from today
-    """
-    from slotctl.services.bookings import Filters
-
-    _listing(Filters(exchange, customer, status, from_, to, limit), fmt, "Bookings")
-
-
-@app.command("upcoming")
-def upcoming(
-    exchange: ExchangeFilter = None,
-    customer: CustomerFilter = None,
-    status: StatusFilter = None,
-    from_: FromDate = None,
-    to: ToDate = None,
-    limit: Limit = DEFAULT_LIMIT,
-    fmt: Format = OutputFormat.table,
-) -> None:
-    """Bookings whose slot has not started yet, soonest first.
+    """,
+    )
+)
+app.command("upcoming")(
+    _query_command(
+        "upcoming",
+        "Upcoming bookings",
+        """Bookings whose slot has not started yet, soonest first.
 
     \b
     Example:
       slotctl bookings upcoming --customer ann@example.com
-    """
-    from slotctl.services.bookings import Filters
-
-    filters = Filters(exchange, customer, status, from_, to, limit, when="upcoming")
-    _listing(filters, fmt, "Upcoming bookings")
-
-
-@app.command("history")
-def history(
-    exchange: ExchangeFilter = None,
-    customer: CustomerFilter = None,
-    status: StatusFilter = None,
-    from_: FromDate = None,
-    to: ToDate = None,
-    limit: Limit = DEFAULT_LIMIT,
-    fmt: Format = OutputFormat.table,
-) -> None:
-    """Bookings whose slot has started, most recent first.
+    """,
+    )
+)
+app.command("history")(
+    _query_command(
+        "history",
+        "Past bookings",
+        """Bookings whose slot has started, most recent first.
 
     \b
     Example:
       slotctl bookings history --exchange downtown --status no_show --from -30d
-    """
-    from slotctl.services.bookings import Filters
-
-    filters = Filters(exchange, customer, status, from_, to, limit, when="history")
-    _listing(filters, fmt, "Past bookings")
+    """,
+    )
+)
 
 
 @app.command("day")

@@ -410,36 +410,43 @@ def _block(
     _print_slots(records, fmt, "Blocked slots" if blocked else "Unblocked slots")
 
 
-@app.command("block")
-def block(
-    idents: SlotIds = None,
-    from_: FromDate = None,
-    to: ToDate = None,
-    fmt: Format = OutputFormat.table,
-) -> None:
-    """Stop bookings on slots (existing bookings stay).
+def _block_command(blocked: bool, doc: str) -> Any:
+    """``slots block`` and ``slots unblock``: one signature, two directions."""
+
+    def command(
+        idents: SlotIds = None,
+        from_: FromDate = None,
+        to: ToDate = None,
+        fmt: Format = OutputFormat.table,
+    ) -> None:
+        _block(idents, from_, to, blocked, fmt)
+
+    command.__doc__ = doc
+    return command
+
+
+app.command("block")(
+    _block_command(
+        True,
+        """Stop bookings on slots (existing bookings stay).
 
     \b
     Example:
       slotctl slots block downtown --from 2027-03-24 --to 2027-03-24
-    """
-    _block(idents, from_, to, True, fmt)
-
-
-@app.command("unblock")
-def unblock(
-    idents: SlotIds = None,
-    from_: FromDate = None,
-    to: ToDate = None,
-    fmt: Format = OutputFormat.table,
-) -> None:
-    """Take bookings on blocked slots again.
+    """,
+    )
+)
+app.command("unblock")(
+    _block_command(
+        False,
+        """Take bookings on blocked slots again.
 
     \b
     Example:
       slotctl slots unblock downtown@2027-03-24T09:00 downtown@2027-03-24T09:30
-    """
-    _block(idents, from_, to, False, fmt)
+    """,
+    )
+)
 
 
 @app.command("capacity")
