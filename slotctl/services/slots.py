@@ -107,12 +107,16 @@ def _records(
     ]
 
 
-def _status_filter(query: Select[Any], status: str, now: datetime) -> Select[Any]:
+def _status_filter(
+    query: Select[Any], status: str, now: datetime, *, after_now: bool = False
+) -> Select[Any]:
+    """``after_now``: the query already starts after now (one lower bound is enough)."""
     if status not in STATUSES:
         raise InvalidValue(f"unknown status {status!r}: use {', '.join(STATUSES)}")
     if status == "past":
         return query.where(_T.c.starts_at <= now)
-    query = query.where(_T.c.starts_at > now)
+    if not after_now:
+        query = query.where(_T.c.starts_at > now)
     if status == "blocked":
         return query.where(~_T.c.is_available)
     query = query.where(_T.c.is_available)
@@ -167,6 +171,7 @@ def list_slots(
     slug, from today in ``default_timezone``)."""
     now = clock.now()
     query = select(*_SLOT_COLUMNS)
+    after_now = False
     if slug is not None:
         exchange = exchange_by_slug(session, slug)
         first = local_date(from_date, exchange.timezone)
@@ -174,7 +179,11 @@ def list_slots(
         query = query.where(_T.c.exchange_id == exchange.id)
         if first:
             start = local_window(exchange.timezone, first, first)[0]
-            query = query.where(_T.c.starts_at >= start)
+            # One lower bound only: given two, SQLite may start the index range at the
+            # looser. A future status's own "after now" is the tighter one when start <= now.
+            if status in (None, "past") or start > now:
+                query = query.where(_T.c.starts_at >= start)
+                after_now = start > now
         if last:
             end = local_window(exchange.timezone, last, last)[1]
             query = query.where(_T.c.starts_at < end)
@@ -186,7 +195,7 @@ def list_slots(
         if last:
             query = query.where(_T.c.date <= last)
     if status is not None:
-        query = _status_filter(query, status, now)
+        query = _status_filter(query, status, now, after_now=slug is not None and after_now)
     query = query.order_by(_T.c.starts_at, _T.c.exchange_id)
     return _page(session, query, limit, now)
 
