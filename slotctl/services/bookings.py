@@ -35,7 +35,7 @@ from slotctl.db.models import (
 from slotctl.db.seats import NewRow
 from slotctl.errors import Conflict, InvalidValue, NotFound
 from slotctl.services.lookup import by_uuid, exchange_by_slug
-from slotctl.services.records import BOOKING_FIELDS, booking_record
+from slotctl.services.records import booking_record
 from slotctl.services.slots import local_date, local_window, resolve_slot
 
 HISTORY_FIELDS = ("at", "actor", "from_status", "to_status", "note")
@@ -50,7 +50,6 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str, bool]] = {
     "no-show": (("confirmed",), "no_show", True),
     "cancel": (ACTIVE_STATUSES, "cancelled", False),
 }
-__all__ = ["BOOKING_FIELDS", "HISTORY_FIELDS", "TRANSITIONS"]
 
 
 # Values ------------------------------------------------------------------------------
@@ -590,16 +589,7 @@ def show_booking(session: Session, ident: str) -> dict[str, Any]:
         .where(BookingEvent.booking_id == booking.id)
         .order_by(BookingEvent.at, BookingEvent.id)
     )
-    result["history"] = [
-        {
-            "at": event.at,
-            "actor": event.actor,
-            "from_status": event.from_status,
-            "to_status": event.to_status,
-            "note": event.note,
-        }
-        for event in events
-    ]
+    result["history"] = [{key: getattr(event, key) for key in HISTORY_FIELDS} for event in events]
     return result
 
 

@@ -53,10 +53,6 @@ class SlotLike(Protocol):
     is_available: bool
 
 
-def slot_status(slot: SlotLike, now: datetime) -> str:
-    return _status(slot.starts_at, slot.is_available, slot.current_bookings, slot.max_capacity, now)
-
-
 def _status(
     starts_at: datetime, is_available: bool, booked: int, capacity: int, now: datetime
 ) -> str:
