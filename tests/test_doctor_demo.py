@@ -136,6 +136,9 @@ def test_demo_shows_a_calendar_and_the_figures(cli: Any, db: Any, monkeypatch: A
     assert "downtown — 2027-03" in result.stdout
     assert "Bookings by status" in result.stdout
     assert "completed" in result.stdout
+    assert "Stats for all exchanges" in result.stdout
+    assert "Utilisation by weekday and local hour" in result.stdout
+    assert "By exchange" in result.stdout
 
 
 def test_demo_reset_needs_yes_off_a_terminal(cli: Any, db: Any, monkeypatch: Any) -> None:

@@ -26,6 +26,7 @@ from slotctl.cli import exchanges as exchanges_cli
 from slotctl.cli import hours as hours_cli
 from slotctl.cli import maintenance, runtime
 from slotctl.cli import slots as slots_cli
+from slotctl.cli import stats as stats_cli
 from slotctl.errors import SlotctlError
 
 EXIT_USAGE = 2
@@ -174,6 +175,7 @@ app.add_typer(exchanges_cli.app, name="exchanges")
 app.add_typer(hours_cli.app, name="hours")
 app.add_typer(slots_cli.app, name="slots")
 app.add_typer(bookings_cli.app, name="bookings")
+app.command("stats")(stats_cli.stats)
 app.command("doctor")(maintenance.doctor)
 app.command("demo")(maintenance.demo)
 app.add_typer(db_cli.app, name="db")

@@ -53,7 +53,7 @@ def demo(
     yes: Yes = False,
     fmt: Format = OutputFormat.table,
 ) -> None:
-    """Fill the database with a realistic demo, then show a calendar and the figures.
+    """Fill the database with a realistic demo, then show a calendar and the stats.
 
     Several exchanges in different timezones, shifts, a closure, four weeks of slots
     (two past, two ahead) and a few hundred bookings in every status. Refuses a
@@ -68,8 +68,10 @@ def demo(
     from slotctl import clock
     from slotctl.render import calendar as draw
     from slotctl.render import emit
+    from slotctl.render.stats import show
     from slotctl.services.demo import build_demo, holds_data, wipe
     from slotctl.services.slots import month_overview
+    from slotctl.services.stats import stats
 
     state = current()
     if reset:
@@ -94,8 +96,6 @@ def demo(
         f"Demo (seed {seed}): {len(summary['exchanges'])} exchanges, {summary['slots']} slots, "
         f"{total} bookings. Try `slotctl slots calendar {first['slug']} --week today`."
     )
-    emit(
-        [{"status": status, "bookings": n} for status, n in summary["bookings"].items()],
-        "table",
-        title="Bookings by status",
-    )
+    with state.session(readonly=True) as session:
+        figures = stats(session, None, default_timezone=first["timezone"])
+    show(figures, "all exchanges")

@@ -1,0 +1,53 @@
+"""``slotctl stats``: utilisation, outcomes and lead times over a period."""
+
+from __future__ import annotations
+
+from slotctl.cli.options import Format, FromDate, OptionalSlug, OutputFormat, ToDate
+from slotctl.cli.runtime import current
+
+
+def stats(
+    slug: OptionalSlug = None,
+    from_date: FromDate = None,
+    to_date: ToDate = None,
+    fmt: Format = OutputFormat.table,
+) -> None:
+    """Show utilisation, bookings by status, no-show and cancellation rates, lead time.
+
+    Over the slots whose local date lies in the period (default: the last 30 days
+    and the next 30); one row per exchange when no SLUG is given. In a terminal:
+    a summary, bar charts and a weekday × hour heat map of utilisation.
+
+    \b
+    Example:
+      slotctl stats downtown --from 2027-03-01 --to 2027-03-31
+    """
+    from slotctl.render import emit
+    from slotctl.services.stats import STATS_FIELDS
+    from slotctl.services.stats import stats as compute
+
+    state = current()
+    with state.session(readonly=True) as session:
+        figures = compute(
+            session,
+            slug,
+            from_date=from_date,
+            to_date=to_date,
+            default_timezone=state.settings.default_timezone,
+        )
+    if fmt is OutputFormat.table:
+        from slotctl.render.stats import show
+
+        show(figures, slug or "all exchanges")
+        return
+    if fmt is OutputFormat.csv:
+        # One row per exchange (the flat figures); JSON keeps the nested breakdowns.
+        from slotctl.render import emit as emit_rows
+
+        rows = [
+            {**{k: v for k, v in row.items() if k != "bookings"}, **row["bookings"]}
+            for row in figures["exchanges"]
+        ]
+        emit_rows(rows, "csv")
+        return
+    emit({key: figures[key] for key in STATS_FIELDS}, fmt.value)

@@ -1,0 +1,394 @@
+"""``slotctl stats``: operator figures, computed by SQL aggregates.
+
+Nothing here loads a slot or a booking into Python: three grouped queries
+(slots by exchange, weekday and local hour; bookings by exchange and status;
+the median lead time) return a few hundred rows at most, which are folded into
+the record of CLI.md. The period is a range of *local* dates of the slots.
+
+Local hours need the exchange's timezone inside SQL. PostgreSQL has it
+(``AT TIME ZONE``); SQLite does not, so the UTC offsets in force over the
+period are turned into a ``CASE`` on ``starts_at`` (offsets change only a few
+times a year, and the stored text compares like time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
+
+from slotctl import clock
+from slotctl.db.bulk import sqlite_datetime
+from slotctl.db.models import BOOKING_STATUSES, Exchange
+from slotctl.errors import InvalidValue
+from slotctl.services.lookup import exchange_by_slug
+from slotctl.services.slots import local_date, local_window
+
+STATS_FIELDS = (
+    "from",
+    "to",
+    "slots",
+    "seats",
+    "booked_seats",
+    "utilization",
+    "bookings",
+    "no_show_rate",
+    "cancellation_rate",
+    "expired",
+    "lead_time_hours_median",
+    "by_weekday",
+    "by_hour",
+    "exchanges",
+)
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEFAULT_DAYS = 30  # the default period: the last 30 days and the next 30
+MAX_DAYS = 3660
+
+
+@dataclass
+class Usage:
+    """Slots, seats and booked seats of one group of slots."""
+
+    slots: int = 0
+    seats: int = 0
+    booked: int = 0
+
+    def add(self, slots: int, seats: int, booked: int) -> None:
+        self.slots += slots
+        self.seats += seats
+        self.booked += booked
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "slots": self.slots,
+            "seats": self.seats,
+            "booked_seats": self.booked,
+            "utilization": _ratio(self.booked, self.seats),
+        }
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return None if whole == 0 else round(part / whole, 4)
+
+
+@dataclass
+class Period:
+    first: date
+    last: date
+    start: datetime  # UTC bounds wide enough for every exchange's local dates
+    end: datetime
+
+
+def period(
+    exchanges: Iterable[Exchange], from_date: str | None, to_date: str | None, timezone: str
+) -> Period:
+    """The local dates asked for (default: 30 days back to 30 ahead), checked."""
+    today = clock.now().astimezone(ZoneInfo(timezone)).date()
+    first = local_date(from_date, timezone) or today - timedelta(days=DEFAULT_DAYS)
+    last = local_date(to_date, timezone) or (
+        first + timedelta(days=2 * DEFAULT_DAYS)
+        if from_date is not None
+        else today + timedelta(days=DEFAULT_DAYS)
+    )
+    if last < first:
+        raise InvalidValue(f"--to {last} is before --from {first}")
+    if (last - first).days > MAX_DAYS:
+        raise InvalidValue(f"the period is longer than {MAX_DAYS} days")
+    zones = {e.timezone for e in exchanges} or {timezone}
+    windows = [local_window(zone, first, last) for zone in zones]
+    return Period(first, last, min(w[0] for w in windows), max(w[1] for w in windows))
+
+
+# Local hour of a slot's start, per dialect ----------------------------------------------
+
+
+def _offsets(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+    """``(from_instant, offset_minutes)`` for every UTC offset in force in [start, end)."""
+
+    def offset(at: datetime) -> int:
+        delta = at.astimezone(zone).utcoffset() or timedelta()
+        return int(delta.total_seconds() // 60)
+
+    changes = [(start, offset(start))]
+    day = start
+    while day < end:
+        following = min(day + timedelta(days=1), end)
+        if offset(following) != changes[-1][1]:
+            low, high = day, following  # the change lies in (low, high]: find its minute
+            while high - low > timedelta(minutes=1):
+                middle = low + (high - low) / 2
+                middle = middle.replace(second=0, microsecond=0)
+                if middle <= low:
+                    middle = low + timedelta(minutes=1)
+                if offset(middle) == changes[-1][1]:
+                    low = middle
+                else:
+                    high = middle
+            changes.append((high, offset(high)))
+        day = following
+    return changes
+
+
+def _sqlite_hour(
+    exchanges: Iterable[Exchange], span: Period
+) -> tuple[str, list[BindParameter[Any]]]:
+    """A SQL expression for the local hour of ``s.starts_at`` on SQLite, and its parameters."""
+    params: list[BindParameter[Any]] = []
+    branches = []
+    for exchange in exchanges:
+        changes = _offsets(ZoneInfo(exchange.timezone), span.start, span.end)
+        inner = []
+        for index, (since, minutes) in enumerate(reversed(changes)):
+            if index == len(changes) - 1:
+                inner.append(f"ELSE {minutes}")
+                continue
+            name = f"since_{exchange.id}_{len(params)}"
+            params.append(bindparam(name, sqlite_datetime(since)))
+            inner.append(f"WHEN s.starts_at >= :{name} THEN {minutes}")
+        offset = (
+            inner[0].removeprefix("ELSE ") if len(inner) == 1 else f"CASE {' '.join(inner)} END"
+        )
+        branches.append(f"WHEN {exchange.id} THEN {offset}")
+    minute_of_day = (
+        "(CAST(substr(s.starts_at, 12, 2) AS INTEGER) * 60"
+        " + CAST(substr(s.starts_at, 15, 2) AS INTEGER)"
+    )
+    offsets = f"CASE s.exchange_id {' '.join(branches)} ELSE 0 END"
+    return f"(({minute_of_day} + {offsets} + 1440) % 1440) / 60)", params
+
+
+_WEEKDAY = {
+    "sqlite": "(CAST(strftime('%w', s.date) AS INTEGER) + 6) % 7",
+    "postgresql": "CAST(extract(isodow FROM s.date) AS INTEGER) - 1",
+}
+_LEAD_HOURS = {
+    "sqlite": "(julianday(s.starts_at) - julianday(b.created_at)) * 24.0",
+    "postgresql": "extract(epoch FROM (s.starts_at - b.created_at)) / 3600.0",
+}
+_IN_PERIOD = (
+    "s.starts_at >= :start AND s.starts_at < :end AND s.date >= :first AND s.date <= :last"
+    "{exchange}"
+)
+
+
+def _where(exchange: Exchange | None) -> str:
+    return _IN_PERIOD.format(exchange="" if exchange is None else " AND s.exchange_id = :exchange")
+
+
+def _params(span: Period, exchange: Exchange | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"first": span.first, "last": span.last}
+    if exchange is not None:
+        params["exchange"] = exchange.id
+    return params
+
+
+def _bounds(dialect: str, span: Period) -> list[BindParameter[Any]]:
+    if dialect == "sqlite":
+        return [
+            bindparam("start", sqlite_datetime(span.start)),
+            bindparam("end", sqlite_datetime(span.end)),
+        ]
+    return [bindparam("start", span.start), bindparam("end", span.end)]
+
+
+def _slot_groups(
+    session: Session, dialect: str, span: Period, exchanges: list[Exchange], one: Exchange | None
+) -> Iterator[tuple[int, int, int, int, int, int]]:
+    """``(exchange_id, weekday, hour, slots, seats, booked)`` groups."""
+    if dialect == "sqlite":
+        hour, hour_params = _sqlite_hour(exchanges, span)
+        join = ""
+    else:
+        hour = "CAST(extract(hour FROM (s.starts_at AT TIME ZONE e.timezone)) AS INTEGER)"
+        hour_params = []
+        join = " JOIN exchanges e ON e.id = s.exchange_id"
+    sql = (
+        f"SELECT s.exchange_id, {_WEEKDAY[dialect]} AS weekday, {hour} AS hour, count(*),"
+        " COALESCE(sum(s.max_capacity), 0), COALESCE(sum(s.current_bookings), 0)"
+        f" FROM time_slots s{join} WHERE {_where(one)}"
+        " GROUP BY s.exchange_id, weekday, hour"
+    )
+    statement = text(sql).bindparams(*_bounds(dialect, span), *hour_params)
+    for row in session.execute(statement, _params(span, one)):
+        yield (int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]), int(row[5]))
+
+
+def _booking_groups(
+    session: Session, dialect: str, span: Period, one: Exchange | None
+) -> Iterator[tuple[int, str, int, int]]:
+    """``(exchange_id, status, bookings, expired)`` groups."""
+    sql = (
+        "SELECT s.exchange_id, b.status, count(*),"
+        " COALESCE(sum(CASE WHEN b.cancellation_reason = 'expired' THEN 1 ELSE 0 END), 0)"
+        f" FROM time_slots s JOIN bookings b ON b.time_slot_id = s.id WHERE {_where(one)}"
+        " GROUP BY s.exchange_id, b.status"
+    )
+    statement = text(sql).bindparams(*_bounds(dialect, span))
+    for row in session.execute(statement, _params(span, one)):
+        yield int(row[0]), str(row[1]), int(row[2]), int(row[3])
+
+
+def _medians(
+    session: Session, dialect: str, span: Period, one: Exchange | None
+) -> dict[int | None, float]:
+    """Median lead time (hours from booking to the slot's start), overall (key None)
+    and per exchange, over every booking of the period's slots."""
+    lead = _LEAD_HOURS[dialect]
+    source = f"FROM time_slots s JOIN bookings b ON b.time_slot_id = s.id WHERE {_where(one)}"
+    bounds = _bounds(dialect, span)
+    params = _params(span, one)
+    if dialect == "postgresql":
+        sql = (
+            f"SELECT s.exchange_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY {lead}) {source}"
+            " GROUP BY GROUPING SETS ((s.exchange_id), ())"
+        )
+        rows = session.execute(text(sql).bindparams(*bounds), params)
+        return {
+            (None if key is None else int(key)): float(value)
+            for key, value in rows
+            if value is not None
+        }
+    # SQLite has no percentile: rank the lead times with window functions and keep
+    # the one or two middle rows (per exchange, then once more over all of them).
+    per_exchange = (
+        f"SELECT exchange_id, avg(lead) FROM (SELECT s.exchange_id, {lead} AS lead,"
+        " row_number() OVER (PARTITION BY s.exchange_id ORDER BY"
+        f" {lead}) AS n, count(*) OVER (PARTITION BY s.exchange_id) AS total {source})"
+        " WHERE n IN ((total + 1) / 2, (total + 2) / 2) GROUP BY exchange_id"
+    )
+    medians: dict[int | None, float] = {
+        int(key): float(value)
+        for key, value in session.execute(text(per_exchange).bindparams(*bounds), params)
+    }
+    if len(medians) == 1:
+        medians[None] = next(iter(medians.values()))
+    elif medians:
+        overall = (
+            f"SELECT avg(lead) FROM (SELECT {lead} AS lead, row_number() OVER (ORDER BY {lead})"
+            f" AS n, count(*) OVER () AS total {source}) WHERE n IN ((total + 1) / 2,"
+            " (total + 2) / 2)"
+        )
+        value = session.execute(text(overall).bindparams(*bounds), params).scalar()
+        if value is not None:
+            medians[None] = float(value)
+    return medians
+
+
+# The record -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Outcomes:
+    counts: dict[str, int]
+    expired: int = 0
+
+    @classmethod
+    def empty(cls) -> _Outcomes:
+        return cls(dict.fromkeys(BOOKING_STATUSES, 0))
+
+    def record(self) -> dict[str, Any]:
+        total = sum(self.counts.values())
+        settled = self.counts["completed"] + self.counts["no_show"]
+        return {
+            "bookings": dict(self.counts),
+            "no_show_rate": _ratio(self.counts["no_show"], settled),
+            "cancellation_rate": _ratio(self.counts["cancelled"], total),
+            "expired": self.expired,
+        }
+
+
+def _hours(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def stats(
+    session: Session,
+    slug: str | None,
+    *,
+    from_date: str | None = None,
+    to_date: str | None = None,
+    default_timezone: str = "UTC",
+) -> dict[str, Any]:
+    """The figures of CLI.md over the slots whose local date lies in the period.
+
+    Relative dates count from today in the exchange's timezone (without a SLUG, in
+    ``default_timezone``).
+    """
+    dialect = session.get_bind().dialect.name
+    one = exchange_by_slug(session, slug) if slug is not None else None
+    exchanges = (
+        [one]
+        if one is not None
+        else list(session.scalars(select(Exchange).order_by(Exchange.slug)))
+    )
+    timezone = one.timezone if one is not None else default_timezone
+    span = period(exchanges, from_date, to_date, timezone)
+
+    total = Usage()
+    per_exchange = {e.id: Usage() for e in exchanges}
+    weekdays = [Usage() for _ in range(7)]
+    hours: dict[int, Usage] = {}
+    cells: dict[tuple[int, int], Usage] = {}
+    if exchanges:
+        for exchange_id, weekday, hour, slots, seats, booked in _slot_groups(
+            session, dialect, span, exchanges, one
+        ):
+            for usage in (
+                total,
+                per_exchange[exchange_id],
+                weekdays[weekday],
+                hours.setdefault(hour, Usage()),
+                cells.setdefault((weekday, hour), Usage()),
+            ):
+                usage.add(slots, seats, booked)
+
+    outcomes = _Outcomes.empty()
+    exchange_outcomes = {e.id: _Outcomes.empty() for e in exchanges}
+    medians: dict[int | None, float] = {}
+    if exchanges:
+        for exchange_id, status, count, expired in _booking_groups(session, dialect, span, one):
+            for target in (outcomes, exchange_outcomes[exchange_id]):
+                target.counts[status] += count
+                target.expired += expired
+        medians = _medians(session, dialect, span, one)
+
+    by_weekday = []
+    for weekday, usage in enumerate(weekdays):
+        by_weekday.append(
+            {
+                "weekday": weekday,
+                "day": DAY_NAMES[weekday],
+                **usage.record(),
+                "by_hour": [
+                    {"hour": hour, **cells[(weekday, hour)].record()}
+                    for hour in sorted(hours)
+                    if (weekday, hour) in cells
+                ],
+            }
+        )
+    return {
+        "from": span.first,
+        "to": span.last,
+        **total.record(),
+        **outcomes.record(),
+        "lead_time_hours_median": _hours(medians.get(None)),
+        "by_weekday": by_weekday,
+        "by_hour": [{"hour": hour, **hours[hour].record()} for hour in sorted(hours)],
+        "exchanges": [
+            {
+                "exchange": e.slug,
+                "name": e.name,
+                "timezone": e.timezone,
+                **per_exchange[e.id].record(),
+                **exchange_outcomes[e.id].record(),
+                "lead_time_hours_median": _hours(medians.get(e.id)),
+            }
+            for e in exchanges
+        ],
+    }
