@@ -62,6 +62,19 @@ def test_the_command_tree_is_complete() -> None:
         "slotctl slots unblock",
         "slotctl slots capacity",
         "slotctl slots delete",
+        "slotctl slots export",
+        "slotctl slots import",
+        "slotctl bookings export",
+        "slotctl bookings import",
+        "slotctl hours export",
+        "slotctl hours import",
+        "slotctl hours closures export",
+        "slotctl hours closures import",
+        "slotctl exchanges export",
+        "slotctl exchanges import",
+        "slotctl export",
+        "slotctl import",
+        "slotctl stats",
     }
     assert expected <= paths
 

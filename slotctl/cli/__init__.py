@@ -24,7 +24,7 @@ from slotctl.cli import config as config_cli
 from slotctl.cli import db as db_cli
 from slotctl.cli import exchanges as exchanges_cli
 from slotctl.cli import hours as hours_cli
-from slotctl.cli import maintenance, runtime
+from slotctl.cli import maintenance, runtime, transfer
 from slotctl.cli import slots as slots_cli
 from slotctl.cli import stats as stats_cli
 from slotctl.errors import SlotctlError
@@ -44,10 +44,12 @@ def _wants_json(args: Sequence[str]) -> bool:
     return os.environ.get("SLOTCTL_FORMAT", "").lower() == "json"
 
 
-def _report(message: str, code: str, args: Sequence[str]) -> None:
+def _report(
+    message: str, code: str, args: Sequence[str], problems: list[tuple[int, str]] | None = None
+) -> None:
     from slotctl.render import error
 
-    error(message, code, as_json=_wants_json(args))
+    error(message, code, as_json=_wants_json(args), problems=problems)
 
 
 class SlotctlGroup(TyperGroup):
@@ -81,7 +83,7 @@ class SlotctlGroup(TyperGroup):
             )
             return result if isinstance(result, int) else 0
         except SlotctlError as exc:
-            _report(exc.message, exc.code, argv)
+            _report(exc.message, exc.code, argv, getattr(exc, "problems", None))
             return exc.exit_code
         except click_exceptions.UsageError as exc:
             hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
@@ -178,6 +180,16 @@ app.add_typer(bookings_cli.app, name="bookings")
 app.command("stats")(stats_cli.stats)
 app.command("doctor")(maintenance.doctor)
 app.command("demo")(maintenance.demo)
+transfer.register(
+    {
+        "root": app,
+        "exchanges": exchanges_cli.app,
+        "hours": hours_cli.app,
+        "closures": hours_cli.closures_app,
+        "slots": slots_cli.app,
+        "bookings": bookings_cli.app,
+    }
+)
 app.add_typer(db_cli.app, name="db")
 app.add_typer(config_cli.app, name="config")
 

@@ -20,10 +20,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-Record = Mapping[str, Any]
+from slotctl.tabular import encode_cell
 
-# Cells a spreadsheet would run as a formula get a leading apostrophe.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+Record = Mapping[str, Any]
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -52,18 +51,7 @@ def csv_cell(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, list | dict):
         return json.dumps(value, default=to_json_value, ensure_ascii=False)
-    text = str(value)
-    if text.startswith(FORMULA_PREFIXES) and not _is_number(text):
-        return "'" + text
-    return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    return encode_cell(str(value))
 
 
 def write_csv(records: Iterable[Record], columns: Sequence[str], out: IO[str]) -> None:
@@ -208,11 +196,24 @@ def notice(message: str) -> None:
     make_console(stderr=True).print(message, highlight=False, markup=False)
 
 
-def error(message: str, code: str, *, as_json: bool) -> None:
-    """The one-line error of CLI.md on stderr."""
+def error(
+    message: str, code: str, *, as_json: bool, problems: Sequence[tuple[int, str]] | None = None
+) -> None:
+    """The one-line error of CLI.md on stderr; then, for a bad import file, one line per
+    bad row (``line N: reason``)."""
     if as_json:
-        sys.stderr.write(json.dumps({"error": {"code": code, "message": message}}) + "\n")
+        body: dict[str, Any] = {"code": code, "message": message}
+        if problems:
+            body["problems"] = [{"line": line, "message": text} for line, text in problems]
+        sys.stderr.write(json.dumps({"error": body}, ensure_ascii=False) + "\n")
         return
     console = make_console(stderr=True)
     text = f"Error: {' '.join(message.split())}"
     console.print(text, style="red", highlight=False, markup=False, soft_wrap=True)
+    for line, reason in problems or ():
+        console.print(
+            f"  line {line}: {' '.join(reason.split())}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )

@@ -29,6 +29,7 @@ from slotctl.db.models import BOOKING_STATUSES, Exchange
 from slotctl.errors import InvalidValue
 from slotctl.services.lookup import exchange_by_slug
 from slotctl.services.slots import local_date, local_window
+from slotctl.services.zones import sqlite_offsets
 
 STATS_FIELDS = (
     "from",
@@ -108,58 +109,15 @@ def period(
 # Local hour of a slot's start, per dialect ----------------------------------------------
 
 
-def _offsets(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
-    """``(from_instant, offset_minutes)`` for every UTC offset in force in [start, end)."""
-
-    def offset(at: datetime) -> int:
-        delta = at.astimezone(zone).utcoffset() or timedelta()
-        return int(delta.total_seconds() // 60)
-
-    changes = [(start, offset(start))]
-    day = start
-    while day < end:
-        following = min(day + timedelta(days=1), end)
-        if offset(following) != changes[-1][1]:
-            low, high = day, following  # the change lies in (low, high]: find its minute
-            while high - low > timedelta(minutes=1):
-                middle = low + (high - low) / 2
-                middle = middle.replace(second=0, microsecond=0)
-                if middle <= low:
-                    middle = low + timedelta(minutes=1)
-                if offset(middle) == changes[-1][1]:
-                    low = middle
-                else:
-                    high = middle
-            changes.append((high, offset(high)))
-        day = following
-    return changes
-
-
 def _sqlite_hour(
     exchanges: Iterable[Exchange], span: Period
 ) -> tuple[str, list[BindParameter[Any]]]:
     """A SQL expression for the local hour of ``s.starts_at`` on SQLite, and its parameters."""
-    params: list[BindParameter[Any]] = []
-    branches = []
-    for exchange in exchanges:
-        changes = _offsets(ZoneInfo(exchange.timezone), span.start, span.end)
-        inner = []
-        for index, (since, minutes) in enumerate(reversed(changes)):
-            if index == len(changes) - 1:
-                inner.append(f"ELSE {minutes}")
-                continue
-            name = f"since_{exchange.id}_{len(params)}"
-            params.append(bindparam(name, sqlite_datetime(since)))
-            inner.append(f"WHEN s.starts_at >= :{name} THEN {minutes}")
-        offset = (
-            inner[0].removeprefix("ELSE ") if len(inner) == 1 else f"CASE {' '.join(inner)} END"
-        )
-        branches.append(f"WHEN {exchange.id} THEN {offset}")
+    offsets, params = sqlite_offsets(exchanges, span.start, span.end, str)
     minute_of_day = (
         "(CAST(substr(s.starts_at, 12, 2) AS INTEGER) * 60"
         " + CAST(substr(s.starts_at, 15, 2) AS INTEGER)"
     )
-    offsets = f"CASE s.exchange_id {' '.join(branches)} ELSE 0 END"
     return f"(({minute_of_day} + {offsets} + 1440) % 1440) / 60)", params
 
 

@@ -1,0 +1,337 @@
+"""Export: every record type as CSV (or JSON), streamed with constant memory.
+
+Each record's fields are rendered *by the database*, as text, in one SELECT:
+ISO 8601 instants (UTC with ``+00:00``; a slot's times in its exchange's local
+time with the offset), ``true``/``false``, dates, and text cells neutralised
+against spreadsheet formulas (:mod:`slotctl.tabular`). Python only moves rows:
+SQLite's cursor feeds ``csv.writer.writerows`` in chunks; PostgreSQL streams
+``COPY (SELECT ...) TO STDOUT`` straight to the output. Both dialects write
+the same bytes for the same data, so a file exported from SQLite imports into
+PostgreSQL and exports again identically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import IO, Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
+
+from slotctl import clock
+from slotctl.db.bulk import sqlite_datetime
+from slotctl.db.models import Exchange
+from slotctl.services.exchanges import EXCHANGE_FIELDS
+from slotctl.services.hours import CLOSURE_FIELDS, HOURS_FIELDS
+from slotctl.services.lookup import exchange_by_slug
+from slotctl.services.records import BOOKING_FIELDS, SLOT_FIELDS
+from slotctl.services.slots import local_date, local_window
+from slotctl.services.zones import offset_text, sqlite_offsets
+from slotctl.tabular import FORMULA_PREFIXES
+
+KINDS = ("exchanges", "hours", "closures", "slots", "bookings")
+FIELDS: dict[str, Sequence[str]] = {
+    "exchanges": EXCHANGE_FIELDS,
+    "hours": HOURS_FIELDS,
+    "closures": CLOSURE_FIELDS,
+    "slots": SLOT_FIELDS,
+    "bookings": BOOKING_FIELDS,
+}
+FETCH = 5000  # rows per fetch on SQLite
+DAY_CASE = (
+    "CASE h.weekday WHEN 0 THEN 'mon' WHEN 1 THEN 'tue' WHEN 2 THEN 'wed' WHEN 3 THEN 'thu'"
+    " WHEN 4 THEN 'fri' WHEN 5 THEN 'sat' ELSE 'sun' END"
+)
+
+
+@dataclass
+class Filters:
+    exchange: str | None = None
+    from_date: str | None = None
+    to_date: str | None = None
+    default_timezone: str = "UTC"
+
+
+class _Dialect:
+    """SQL that renders a column as the text of its CSV/JSON field."""
+
+    def __init__(self, name: str, neutralise: bool) -> None:
+        self.sqlite = name == "sqlite"
+        self.neutralise = neutralise
+        self.params: list[BindParameter[Any]] = []
+        self.local_offsets: dict[str, str] = {}
+
+    def utc(self, column: str) -> str:
+        if self.sqlite:  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff'
+            return (
+                f"substr({column}, 1, 10) || 'T' || substr({column}, 12, 8) ||"
+                f" CASE WHEN substr({column}, 21, 6) IN ('', '000000') THEN ''"
+                f" ELSE substr({column}, 20, 7) END || '+00:00'"
+            )
+        return (
+            f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') ||"
+            f" CASE WHEN date_trunc('second', {column}) = {column} THEN ''"
+            f" ELSE to_char({column} AT TIME ZONE 'UTC', '.US') END || '+00:00'"
+        )
+
+    def local(self, column: str) -> str:
+        """A slot's instant in its exchange's time, ``YYYY-MM-DDTHH:MM:SS+HH:MM``."""
+        if self.sqlite:
+            offset = self.local_offsets[column]
+            return f"strftime('%Y-%m-%dT%H:%M:%S', {column}, {offset}) || {offset}"
+        local = f"({column} AT TIME ZONE e.timezone)"
+        minutes = (
+            f"CAST(extract(epoch FROM {local} - ({column} AT TIME ZONE 'UTC')) / 60 AS INTEGER)"
+        )
+        return (
+            f"to_char({local}, 'YYYY-MM-DD\"T\"HH24:MI:SS') ||"
+            f" CASE WHEN {minutes} < 0 THEN '-' ELSE '+' END ||"
+            f" to_char(abs({minutes}) / 60, 'FM00') || ':' ||"
+            f" to_char(mod(abs({minutes}), 60), 'FM00')"
+        )
+
+    def date(self, column: str) -> str:
+        return column if self.sqlite else f"to_char({column}, 'YYYY-MM-DD')"
+
+    def boolean(self, column: str) -> str:
+        return f"CASE WHEN {column} THEN 'true' ELSE 'false' END"
+
+    def text(self, column: str) -> str:
+        """Text, empty as null (one spelling on both databases), formulas neutralised."""
+        if not self.neutralise:
+            return column
+        if self.sqlite:
+            first = ", ".join(_sqlite_char(c) for c in FORMULA_PREFIXES)
+            return (
+                f"CASE WHEN substr({column}, 1, 1) IN ({first}) OR (substr({column}, 1, 1) = ''''"
+                f" AND substr({column}, 2, 1) IN ({first}, '''')) THEN '''' || {column}"
+                f" ELSE NULLIF({column}, '') END"
+            )
+        return (
+            f"CASE WHEN {column} ~ '^([-=+@\\t\\r]|''[-=+@\\t\\r''])' THEN '''' || {column}"
+            f" ELSE NULLIF({column}, '') END"
+        )
+
+
+def _sqlite_char(char: str) -> str:
+    return f"char({ord(char)})" if char in "\t\r" else f"'{char}'"
+
+
+def _select(kind: str, sql: _Dialect, where: str) -> str:
+    t, u = sql.text, sql.utc
+    if kind == "exchanges":
+        columns = [
+            "e.uuid", "e.slug", t("e.name"), "e.timezone", sql.boolean("e.is_active"),
+            "e.min_notice_minutes", "e.max_advance_days", u("e.created_at"), u("e.updated_at"),
+        ]  # fmt: skip
+        return f"SELECT {', '.join(columns)} FROM exchanges e {where} ORDER BY e.slug"
+    if kind == "hours":
+        columns = ["h.uuid", "e.slug", "h.weekday", DAY_CASE, "h.opens_at", "h.closes_at"]
+        return (
+            f"SELECT {', '.join(columns)} FROM business_hours h"
+            f" JOIN exchanges e ON e.id = h.exchange_id {where}"
+            " ORDER BY e.slug, h.weekday, h.opens_at"
+        )
+    if kind == "closures":
+        columns = [
+            "c.uuid",
+            "e.slug",
+            sql.date("c.starts_on"),
+            sql.date("c.ends_on"),
+            t("c.reason"),
+        ]
+        return (
+            f"SELECT {', '.join(columns)} FROM closures c"
+            f" JOIN exchanges e ON e.id = c.exchange_id {where}"
+            " ORDER BY e.slug, c.starts_on, c.uuid"
+        )
+    starts, ends = sql.local("s.starts_at"), sql.local("s.ends_at")
+    if kind == "slots":
+        now = ":now"
+        columns = [
+            "s.uuid", "e.slug", sql.date("s.date"),
+            f"substr({starts}, 12, 5)", f"substr({ends}, 12, 5)", starts, ends,
+            "s.max_capacity", "s.current_bookings",
+            "CASE WHEN s.max_capacity > s.current_bookings"
+            " THEN s.max_capacity - s.current_bookings ELSE 0 END",
+            sql.boolean("s.is_available"),
+            f"CASE WHEN s.starts_at <= {now} THEN 'past' WHEN NOT s.is_available THEN 'blocked'"
+            " WHEN s.current_bookings >= s.max_capacity THEN 'full' ELSE 'available' END",
+        ]  # fmt: skip
+        return (
+            f"SELECT {', '.join(columns)} FROM time_slots s"
+            f" JOIN exchanges e ON e.id = s.exchange_id {where} ORDER BY s.starts_at, e.slug"
+        )
+    columns = [
+        "b.uuid", "b.reference", "e.slug", "s.uuid", starts, ends,
+        t("b.customer_name"), t("b.customer_email"), t("b.customer_phone"), t("b.notes"),
+        "b.status", u("b.created_at"), u("b.updated_at"), u("b.confirmed_at"),
+        u("b.completed_at"), u("b.cancelled_at"), t("b.cancellation_reason"),
+    ]  # fmt: skip
+    return (
+        f"SELECT {', '.join(columns)} FROM bookings b JOIN time_slots s ON s.id = b.time_slot_id"
+        f" JOIN exchanges e ON e.id = s.exchange_id {where}"
+        " ORDER BY s.starts_at, b.created_at, b.uuid"
+    )
+
+
+@dataclass
+class Query:
+    sql: str
+    params: dict[str, Any]
+    binds: list[BindParameter[Any]]
+    columns: Sequence[str]
+    sqlite: bool
+
+
+def build(session: Session, kind: str, filters: Filters, *, neutralise: bool = True) -> Query:
+    """The SELECT rendering ``kind`` records as text, for these filters."""
+    dialect = _Dialect(session.get_bind().dialect.name, neutralise)
+    conditions: list[str] = []
+    params: dict[str, Any] = {}
+    one: Exchange | None = None
+    if filters.exchange is not None:
+        one = exchange_by_slug(session, filters.exchange)
+        alias = {"exchanges": "e.id", "hours": "h.exchange_id", "closures": "c.exchange_id"}
+        conditions.append(f"{alias.get(kind, 's.exchange_id')} = :exchange")
+        params["exchange"] = one.id
+    timezone = one.timezone if one is not None else filters.default_timezone
+    first = local_date(filters.from_date, timezone)
+    last = local_date(filters.to_date, timezone)
+    if kind in ("slots", "bookings"):
+        exchanges = [one] if one is not None else list(session.scalars(select(Exchange)))
+        zones = {e.timezone for e in exchanges} or {timezone}
+        if first is not None:
+            start = min(local_window(zone, first, first)[0] for zone in zones)
+            conditions.append("s.starts_at >= :start AND s.date >= :first")
+            params["start"], params["first"] = _instant(dialect, start), first
+        if last is not None:
+            end = max(local_window(zone, last, last)[1] for zone in zones)
+            conditions.append("s.starts_at < :end AND s.date <= :last")
+            params["end"], params["last"] = _instant(dialect, end), last
+        if kind == "slots":
+            params["now"] = _instant(dialect, clock.now())
+        if dialect.sqlite:
+            _sqlite_local_offsets(session, dialect, exchanges)
+    elif kind == "closures":
+        if first is not None:
+            conditions.append("c.ends_on >= :first")
+            params["first"] = first
+        if last is not None:
+            conditions.append("c.starts_on <= :last")
+            params["last"] = last
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    return Query(
+        _select(kind, dialect, where), params, dialect.params, FIELDS[kind], dialect.sqlite
+    )
+
+
+def snapshot(session: Session) -> None:
+    """Make the rest of this (read) transaction see one consistent state: PostgreSQL's
+    REPEATABLE READ (SQLite's read transaction already does)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+
+
+def _instant(dialect: _Dialect, value: datetime) -> Any:
+    return sqlite_datetime(value) if dialect.sqlite else value
+
+
+def _sqlite_local_offsets(session: Session, dialect: _Dialect, exchanges: list[Exchange]) -> None:
+    """The offset CASEs for ``s.starts_at`` and ``s.ends_at`` over the slots' whole span."""
+    low, high = session.execute(text("SELECT min(starts_at), max(ends_at) FROM time_slots")).one()
+    if low is None:
+        low = high = sqlite_datetime(clock.now())
+    start = datetime.fromisoformat(low).replace(tzinfo=clock.now().tzinfo) - timedelta(days=1)
+    end = datetime.fromisoformat(high).replace(tzinfo=clock.now().tzinfo) + timedelta(days=1)
+    for column in ("s.starts_at", "s.ends_at"):
+        case, params = sqlite_offsets(
+            exchanges,
+            start,
+            end,
+            lambda minutes: f"'{offset_text(minutes)}'",
+            column=column,
+            prefix=column.replace(".", "_"),
+        )
+        dialect.local_offsets[column] = case
+        dialect.params.extend(params)
+
+
+# Writing ----------------------------------------------------------------------------------
+
+
+def write_csv(session: Session, query: Query, out: IO[bytes]) -> int:
+    """Write the header and every row to ``out``; the number of rows."""
+    header = (",".join(query.columns) + "\n").encode()
+    out.write(header)
+    connection = session.connection()
+    if query.sqlite:
+        stream = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
+        writer = csv.writer(stream, lineterminator="\n")
+        result = connection.execute(text(query.sql).bindparams(*query.binds), query.params)
+        count = 0
+        while chunk := result.fetchmany(FETCH):
+            writer.writerows(chunk)
+            count += len(chunk)
+        stream.flush()
+        stream.detach()
+        return count
+    raw: Any = connection.connection.driver_connection
+    statement = _psycopg(query.sql)
+    with raw.cursor() as cursor:
+        with cursor.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)", query.params) as copy:
+            for block in copy:
+                out.write(block)
+        return int(cursor.rowcount)
+
+
+def _psycopg(sql: str) -> str:
+    """``:name`` placeholders as psycopg's ``%(name)s``."""
+    import re
+
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
+
+
+def iter_rows(session: Session, query: Query) -> Iterator[dict[str, Any]]:
+    """Records as dicts of text (or null), streamed (a server-side cursor on PostgreSQL)."""
+    connection = session.connection().execution_options(stream_results=True, yield_per=FETCH)
+    result = connection.execute(text(query.sql).bindparams(*query.binds), query.params)
+    for row in result:
+        yield dict(zip(query.columns, row, strict=True))
+
+
+def write_json(session: Session, query: Query, out: IO[bytes]) -> int:
+    """A JSON array of the records, one object per line, streamed."""
+    count = 0
+    out.write(b"[")
+    for record in iter_rows(session, query):
+        out.write((",\n" if count else "\n").encode())
+        out.write(json.dumps(_typed(record), ensure_ascii=False).encode())
+        count += 1
+    out.write(b"\n]\n" if count else b"]\n")
+    return count
+
+
+_INTEGERS = {
+    "weekday", "min_notice_minutes", "max_advance_days", "max_capacity",
+    "current_bookings", "available_seats",
+}  # fmt: skip
+_BOOLEANS = {"is_active", "is_available"}
+
+
+def _typed(record: dict[str, Any]) -> dict[str, Any]:
+    """JSON types for the text the SELECT rendered (integers and booleans)."""
+    for key, value in record.items():
+        if value is None:
+            continue
+        if key in _INTEGERS:
+            record[key] = int(value)
+        elif key in _BOOLEANS:
+            record[key] = value in ("true", True, 1)
+    return record

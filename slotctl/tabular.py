@@ -1,0 +1,136 @@
+"""CSV cells and files, shared by the renderer (listings) and the transfer service.
+
+Formula neutralisation: a cell a spreadsheet would run as a formula (one that
+begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is written
+with a leading apostrophe, which spreadsheets hide. The rule is made exactly
+reversible: a cell that already begins with an apostrophe followed by one of
+those characters (or by another apostrophe) gets one more, so
+``decode_cell(encode_cell(x)) == x`` for every text ``x``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from slotctl.errors import InvalidFile, NotFound
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_MARKED = (*FORMULA_PREFIXES, "'")
+MARK = "'"
+
+
+def encode_cell(text: str) -> str:
+    """``text`` safe to open in a spreadsheet (see the module's rule)."""
+    if text.startswith(FORMULA_PREFIXES) or (text.startswith(MARK) and text[1:2] in _MARKED):
+        return MARK + text
+    return text
+
+
+def decode_cell(text: str) -> str:
+    """The value :func:`encode_cell` neutralised."""
+    if text.startswith(MARK) and text[1:2] in _MARKED:
+        return text[1:]
+    return text
+
+
+# Reading ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    line: int  # the line the record starts on (the header is line 1)
+    values: dict[str, str]  # column -> decoded text ('' for an empty cell)
+
+
+def open_input(path: str) -> IO[str]:
+    """The file (``-`` for standard input) as text: UTF-8 with or without a BOM, any newline."""
+    if path == "-":
+        import sys
+
+        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
+    file = Path(path)
+    if not file.is_file():
+        raise NotFound(f"no such file: {path}")
+    return file.open(encoding="utf-8-sig", newline="")
+
+
+def check_header(
+    columns: Sequence[str],
+    known: Sequence[str],
+    required: Sequence[str | tuple[str, ...]],
+    what: str,
+) -> None:
+    """Refuse unknown, duplicate or missing columns, naming them all (exit 5).
+
+    A ``required`` entry that is a tuple of alternatives is met by any one of them;
+    an alternative that is itself several columns joined by ``+`` needs them all.
+    """
+    problems = []
+    unknown = [c for c in columns if c not in known]
+    if unknown:
+        problems.append(f"unknown columns: {', '.join(unknown)}")
+    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicated:
+        problems.append(f"duplicate columns: {', '.join(duplicated)}")
+    present = set(columns)
+    missing = []
+    for need in required:
+        options = (need,) if isinstance(need, str) else need
+        if not any(set(option.split("+")) <= present for option in options):
+            missing.append(" or ".join(option.replace("+", ", ") for option in options))
+    if missing:
+        problems.append(f"missing required columns: {'; '.join(missing)}")
+    if problems:
+        raise InvalidFile(
+            f"the header of the {what} file is not right: {'; '.join(problems)}"
+            f" (expected columns: {', '.join(known)})"
+        )
+
+
+def read_rows(stream: IO[str], what: str) -> tuple[list[str], Iterator[Row | tuple[int, str]]]:
+    """The header and an iterator of rows; a row that cannot be read is ``(line, reason)``.
+
+    Quoted fields may hold commas and newlines; blank lines are skipped; cells
+    are stripped of the neutralising apostrophe.
+    """
+    reader = csv.reader(stream, strict=True)
+    try:
+        header = next(reader, None)
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise InvalidFile(f"the {what} file cannot be read: {_reason(exc)}") from None
+    if header is None or not any(cell.strip() for cell in header):
+        raise InvalidFile(f"the {what} file is empty: it needs a header row")
+    columns = [cell.strip() for cell in header]
+
+    def rows() -> Iterator[Row | tuple[int, str]]:
+        previous = reader.line_num
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except (csv.Error, UnicodeDecodeError) as exc:
+                raise InvalidFile(
+                    f"the {what} file cannot be read after line {previous}: {_reason(exc)}"
+                ) from None
+            line = previous + 1
+            previous = reader.line_num
+            if not cells or (len(cells) == 1 and not cells[0].strip()):
+                continue
+            if len(cells) != len(columns):
+                yield line, f"has {len(cells)} fields, the header has {len(columns)}"
+                continue
+            yield Row(line, {c: decode_cell(v) for c, v in zip(columns, cells, strict=True)})
+
+    return columns, rows()
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "it is not UTF-8 text"
+    return str(exc)
