@@ -125,7 +125,14 @@ def read_rows(stream: IO[str], what: str) -> tuple[list[str], Iterator[Row | tup
             if len(cells) != len(columns):
                 yield line, f"has {len(cells)} fields, the header has {len(columns)}"
                 continue
-            yield Row(line, {c: decode_cell(v) for c, v in zip(columns, cells, strict=True)})
+            values = dict(zip(columns, cells, strict=True))
+            joined = "\x00".join(cells)  # one C-level scan finds any cell to un-neutralise
+            if joined.startswith(MARK) or "\x00" + MARK in joined:
+                values = {
+                    c: v[1:] if v[:1] == MARK and v[1:2] in _MARKED else v
+                    for c, v in values.items()
+                }
+            yield Row(line, values)
 
     return columns, rows()
 

@@ -4,7 +4,8 @@ Each record's fields are rendered *by the database*, as text, in one SELECT:
 ISO 8601 instants (UTC with ``+00:00``; a slot's times in its exchange's local
 time with the offset), ``true``/``false``, dates, and text cells neutralised
 against spreadsheet formulas (:mod:`slotctl.tabular`). Python only moves rows:
-SQLite's cursor feeds ``csv.writer.writerows`` in chunks; PostgreSQL streams
+on SQLite each row even comes back as one finished CSV line (quoted as
+``csv.writer`` quotes), written in chunks; PostgreSQL streams
 ``COPY (SELECT ...) TO STDOUT`` straight to the output. Both dialects write
 the same bytes for the same data, so a file exported from SQLite imports into
 PostgreSQL and exports again identically.
@@ -12,12 +13,11 @@ PostgreSQL and exports again identically.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import IO, Any
 
 from sqlalchemy import select, text
@@ -44,6 +44,7 @@ FIELDS: dict[str, Sequence[str]] = {
     "bookings": BOOKING_FIELDS,
 }
 FETCH = 5000  # rows per fetch on SQLite
+CACHE_KIB = 8_192  # SQLite page cache while exporting (its sort spills to disk beyond it)
 DAY_CASE = (
     "CASE h.weekday WHEN 0 THEN 'mon' WHEN 1 THEN 'tue' WHEN 2 THEN 'wed' WHEN 3 THEN 'thu'"
     " WHEN 4 THEN 'fri' WHEN 5 THEN 'sat' ELSE 'sun' END"
@@ -64,16 +65,14 @@ class _Dialect:
     def __init__(self, name: str, neutralise: bool) -> None:
         self.sqlite = name == "sqlite"
         self.neutralise = neutralise
+        # SQLite, CSV: each row comes back as one ready CSV line (no csv.writer per cell).
+        self.csv_lines = self.sqlite and neutralise
         self.params: list[BindParameter[Any]] = []
         self.local_offsets: dict[str, str] = {}
 
     def utc(self, column: str) -> str:
-        if self.sqlite:  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff'
-            return (
-                f"substr({column}, 1, 10) || 'T' || substr({column}, 12, 8) ||"
-                f" CASE WHEN substr({column}, 21, 6) IN ('', '000000') THEN ''"
-                f" ELSE substr({column}, 20, 7) END || '+00:00'"
-            )
+        if self.sqlite:  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff'; '.000000' only at its end
+            return f"replace(replace({column}, '.000000', ''), ' ', 'T') || '+00:00'"
         return (
             f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') ||"
             f" CASE WHEN date_trunc('second', {column}) = {column} THEN ''"
@@ -83,8 +82,7 @@ class _Dialect:
     def local(self, column: str) -> str:
         """A slot's instant in its exchange's time, ``YYYY-MM-DDTHH:MM:SS+HH:MM``."""
         if self.sqlite:
-            offset = self.local_offsets[column]
-            return f"strftime('%Y-%m-%dT%H:%M:%S', {column}, {offset}) || {offset}"
+            return self.local_offsets[column]
         local = f"({column} AT TIME ZONE e.timezone)"
         minutes = (
             f"CAST(extract(epoch FROM {local} - ({column} AT TIME ZONE 'UTC')) / 60 AS INTEGER)"
@@ -103,39 +101,52 @@ class _Dialect:
         return f"CASE WHEN {column} THEN 'true' ELSE 'false' END"
 
     def text(self, column: str) -> str:
-        """Text, empty as null (one spelling on both databases), formulas neutralised."""
+        """Free text: empty as null (one spelling on both databases), formulas neutralised,
+        and on SQLite's CSV path quoted as ``csv.writer`` would."""
         if not self.neutralise:
             return column
-        if self.sqlite:
-            first = ", ".join(_sqlite_char(c) for c in FORMULA_PREFIXES)
+        if not self.sqlite:
             return (
-                f"CASE WHEN substr({column}, 1, 1) IN ({first}) OR (substr({column}, 1, 1) = ''''"
-                f" AND substr({column}, 2, 1) IN ({first}, '''')) THEN '''' || {column}"
+                f"CASE WHEN {column} ~ '^([-=+@\\t\\r]|''[-=+@\\t\\r''])' THEN '''' || {column}"
                 f" ELSE NULLIF({column}, '') END"
             )
-        return (
-            f"CASE WHEN {column} ~ '^([-=+@\\t\\r]|''[-=+@\\t\\r''])' THEN '''' || {column}"
+        codes = ", ".join(str(ord(c)) for c in FORMULA_PREFIXES)
+        neutralised = (
+            f"CASE WHEN unicode({column}) IN ({codes}) OR (unicode({column}) = 39"
+            f" AND unicode(substr({column}, 2)) IN ({codes}, 39)) THEN '''' || {column}"
             f" ELSE NULLIF({column}, '') END"
+        )
+        if not self.csv_lines:
+            return neutralised
+        return (
+            f"CASE WHEN instr({column}, ',') OR instr({column}, '\"')"
+            f" OR instr({column}, char(10)) OR instr({column}, char(13))"
+            f" THEN '\"' || replace({neutralised}, '\"', '\"\"') || '\"' ELSE {neutralised} END"
         )
 
 
-def _sqlite_char(char: str) -> str:
-    return f"char({ord(char)})" if char in "\t\r" else f"'{char}'"
-
-
 def _select(kind: str, sql: _Dialect, where: str) -> str:
+    """The SELECT of ``kind``: one text column per field, or on SQLite's CSV path one
+    column holding the whole CSV line."""
+    columns, rest = _parts(kind, sql, where)
+    if sql.csv_lines:
+        line = " || ',' || ".join(f"COALESCE({column}, '')" for column in columns)
+        return f"SELECT {line} {rest}"
+    return f"SELECT {', '.join(columns)} {rest}"
+
+
+def _parts(kind: str, sql: _Dialect, where: str) -> tuple[list[str], str]:
     t, u = sql.text, sql.utc
     if kind == "exchanges":
         columns = [
             "e.uuid", "e.slug", t("e.name"), "e.timezone", sql.boolean("e.is_active"),
             "e.min_notice_minutes", "e.max_advance_days", u("e.created_at"), u("e.updated_at"),
         ]  # fmt: skip
-        return f"SELECT {', '.join(columns)} FROM exchanges e {where} ORDER BY e.slug"
+        return columns, f"FROM exchanges e {where} ORDER BY e.slug"
     if kind == "hours":
         columns = ["h.uuid", "e.slug", "h.weekday", DAY_CASE, "h.opens_at", "h.closes_at"]
-        return (
-            f"SELECT {', '.join(columns)} FROM business_hours h"
-            f" JOIN exchanges e ON e.id = h.exchange_id {where}"
+        return columns, (
+            f"FROM business_hours h JOIN exchanges e ON e.id = h.exchange_id {where}"
             " ORDER BY e.slug, h.weekday, h.opens_at"
         )
     if kind == "closures":
@@ -146,9 +157,8 @@ def _select(kind: str, sql: _Dialect, where: str) -> str:
             sql.date("c.ends_on"),
             t("c.reason"),
         ]
-        return (
-            f"SELECT {', '.join(columns)} FROM closures c"
-            f" JOIN exchanges e ON e.id = c.exchange_id {where}"
+        return columns, (
+            f"FROM closures c JOIN exchanges e ON e.id = c.exchange_id {where}"
             " ORDER BY e.slug, c.starts_on, c.uuid"
         )
     starts, ends = sql.local("s.starts_at"), sql.local("s.ends_at")
@@ -164,9 +174,9 @@ def _select(kind: str, sql: _Dialect, where: str) -> str:
             f"CASE WHEN s.starts_at <= {now} THEN 'past' WHEN NOT s.is_available THEN 'blocked'"
             " WHEN s.current_bookings >= s.max_capacity THEN 'full' ELSE 'available' END",
         ]  # fmt: skip
-        return (
-            f"SELECT {', '.join(columns)} FROM time_slots s"
-            f" JOIN exchanges e ON e.id = s.exchange_id {where} ORDER BY s.starts_at, e.slug"
+        return columns, (
+            f"FROM time_slots s JOIN exchanges e ON e.id = s.exchange_id {where}"
+            " ORDER BY s.starts_at, e.slug"
         )
     columns = [
         "b.uuid", "b.reference", "e.slug", "s.uuid", starts, ends,
@@ -174,8 +184,8 @@ def _select(kind: str, sql: _Dialect, where: str) -> str:
         "b.status", u("b.created_at"), u("b.updated_at"), u("b.confirmed_at"),
         u("b.completed_at"), u("b.cancelled_at"), t("b.cancellation_reason"),
     ]  # fmt: skip
-    return (
-        f"SELECT {', '.join(columns)} FROM bookings b JOIN time_slots s ON s.id = b.time_slot_id"
+    return columns, (
+        "FROM bookings b JOIN time_slots s ON s.id = b.time_slot_id"
         f" JOIN exchanges e ON e.id = s.exchange_id {where}"
         " ORDER BY s.starts_at, b.created_at, b.uuid"
     )
@@ -243,6 +253,11 @@ def _instant(dialect: _Dialect, value: datetime) -> Any:
     return sqlite_datetime(value) if dialect.sqlite else value
 
 
+def _local_text(column: str, minutes: int) -> str:
+    offset = offset_text(minutes)  # also a valid SQLite date modifier
+    return f"strftime('%Y-%m-%dT%H:%M:%S', {column}, '{offset}') || '{offset}'"
+
+
 def _sqlite_local_offsets(session: Session, dialect: _Dialect, exchanges: list[Exchange]) -> None:
     """The offset CASEs for ``s.starts_at`` and ``s.ends_at`` over the slots' whole span."""
     low, high = session.execute(text("SELECT min(starts_at), max(ends_at) FROM time_slots")).one()
@@ -255,7 +270,7 @@ def _sqlite_local_offsets(session: Session, dialect: _Dialect, exchanges: list[E
             exchanges,
             start,
             end,
-            lambda minutes: f"'{offset_text(minutes)}'",
+            partial(_local_text, column),
             column=column,
             prefix=column.replace(".", "_"),
         )
@@ -271,18 +286,20 @@ def write_csv(session: Session, query: Query, out: IO[bytes]) -> int:
     header = (",".join(query.columns) + "\n").encode()
     out.write(header)
     connection = session.connection()
-    if query.sqlite:
-        stream = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
-        writer = csv.writer(stream, lineterminator="\n")
-        result = connection.execute(text(query.sql).bindparams(*query.binds), query.params)
-        count = 0
-        while chunk := result.fetchmany(FETCH):
-            writer.writerows(chunk)
-            count += len(chunk)
-        stream.flush()
-        stream.detach()
-        return count
     raw: Any = connection.connection.driver_connection
+    if query.sqlite:  # each row is one CSV line already (see _select)
+        params = {**query.params, **{bind.key: bind.value for bind in query.binds}}
+        cursor = raw.cursor()
+        try:
+            cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")  # flat memory, however many rows
+            cursor.execute(query.sql, params)
+            count = 0
+            while chunk := cursor.fetchmany(FETCH):
+                out.write(("\n".join([row[0] for row in chunk]) + "\n").encode())
+                count += len(chunk)
+        finally:
+            cursor.close()
+        return count
     statement = _psycopg(query.sql)
     with raw.cursor() as cursor:
         with cursor.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)", query.params) as copy:

@@ -56,7 +56,8 @@ REQUIRED: dict[str, Sequence[str | tuple[str, ...]]] = {
     "slots": ("exchange", ("starts_at+ends_at", "date+start+end"), "max_capacity"),
     "bookings": ("slot", "customer_name", "customer_email"),
 }
-BATCH = 10_000  # staged rows per executemany / COPY chunk
+BATCH = 2_000  # staged rows per executemany (memory stays flat)
+CACHE_KIB = 8_192  # SQLite page cache while importing: bounded memory whatever the file
 MAX_PROBLEMS_SHOWN = 1000  # problems kept for the report; the count is always exact
 
 
@@ -117,7 +118,13 @@ class Problems:
 # Cell parsers: each raises InvalidValue with the reason -------------------------------
 
 
+_CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_CANONICAL_INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00$")
+
+
 def _uuid(text: str) -> str:
+    if _CANONICAL_UUID.match(text):
+        return text
     try:
         return str(uuid_module.UUID(text.strip()))
     except ValueError:
@@ -249,6 +256,7 @@ class _Stage:
         ddl = ", ".join(f"{column} {types[kind]}" for column, kind in columns)
         cursor = raw.cursor()
         if self.sqlite:
+            cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             cursor.execute(f"DROP TABLE IF EXISTS temp.{name}")
             cursor.execute(f"CREATE TEMP TABLE {name} ({ddl})")
         else:
@@ -264,6 +272,22 @@ class _Stage:
         if value is None or not self.sqlite:
             return value
         return sqlite_datetime(value)
+
+    def instant(self, text: str, column: str) -> Any:
+        """An ISO 8601 cell as this database stores it (None when empty).
+
+        The form slotctl exports (UTC, ``+00:00``) is rewritten as text after the
+        checked parse, without datetime arithmetic: millions of rows go through here.
+        """
+        text = text.strip()
+        if not text:
+            return None
+        value = _instant(text, column)
+        if _CANONICAL_INSTANT.match(text):
+            if not self.sqlite:
+                return text  # PostgreSQL reads ISO 8601 itself
+            return text[:10] + " " + text[11:19] + (text[19:26] if len(text) == 32 else ".000000")
+        return self.stamp(value)
 
     def load(self, rows: Iterable[tuple[Any, ...]]) -> int:
         count = 0
@@ -306,6 +330,20 @@ class _Stage:
             return list(cursor.fetchall()) if cursor.description else []
         finally:
             cursor.close()
+
+    def unique_index(self, column: str) -> bool:
+        """Index ``column``: unique if its values are (True), else a plain index (False)."""
+        dbapi: Any = self.connection.dialect.loaded_dbapi
+        self.sql("SAVEPOINT slotctl_unique")
+        try:
+            self.sql(f"CREATE UNIQUE INDEX {self.name}_{column} ON {self.name} ({column})")
+        except dbapi.IntegrityError:
+            self.sql("ROLLBACK TO SAVEPOINT slotctl_unique")
+            self.sql(f"CREATE INDEX {self.name}_{column} ON {self.name} ({column})")
+            return False
+        finally:
+            self.sql("RELEASE SAVEPOINT slotctl_unique")
+        return True
 
     def drop(self) -> None:
         self.sql(f"DROP TABLE IF EXISTS {self.name}")
@@ -386,27 +424,26 @@ def _booking_parser(stage: _Stage, now: datetime) -> Callable[[Row], tuple[Any, 
     from slotctl.services.bookings import _draw_reference, validate_phone
 
     emails = Emails()
-    stamp = stage.stamp
+    instant = stage.instant
+    stamped_now = stage.stamp(now)
     fresh_uuids: list[str] = []
+
+    def new_uuid() -> str:
+        if not fresh_uuids:
+            fresh_uuids.extend(uuid4_strings(1000))
+        return fresh_uuids.pop()
 
     def parse(row: Row) -> tuple[Any, ...]:
         v = row.values
         get = v.get
         given_uuid = (get("uuid") or "").strip()
-        if given_uuid:
-            uuid = _uuid(given_uuid)
-        else:
-            if not fresh_uuids:
-                fresh_uuids.extend(uuid4_strings(1000))
-            uuid = fresh_uuids.pop()
+        uuid = _uuid(given_uuid) if given_uuid else new_uuid()
         reference = (get("reference") or "").strip()
         if reference and not _REFERENCE.match(reference):
             raise InvalidValue(f"invalid reference {reference!r}: up to 16 letters and digits")
         status = (get("status") or "").strip().lower().replace("-", "_") or "pending"
         if status not in BOOKING_STATUSES:
             raise InvalidValue(f"unknown status {status!r}: use {', '.join(BOOKING_STATUSES)}")
-        created = _optional_instant(get("created_at", ""), "created_at") or now
-        updated = _optional_instant(get("updated_at", ""), "updated_at") or now
         return (
             row.line,
             uuid,
@@ -420,11 +457,11 @@ def _booking_parser(stage: _Stage, now: datetime) -> Callable[[Row], tuple[Any, 
             validate_phone(get("customer_phone") or None),
             _text(get("notes", ""), "notes", 2000),
             status,
-            stamp(created),
-            stamp(updated),
-            stamp(_optional_instant(get("confirmed_at", ""), "confirmed_at")),
-            stamp(_optional_instant(get("completed_at", ""), "completed_at")),
-            stamp(_optional_instant(get("cancelled_at", ""), "cancelled_at")),
+            instant(get("created_at", ""), "created_at") or stamped_now,
+            instant(get("updated_at", ""), "updated_at") or stamped_now,
+            instant(get("confirmed_at", ""), "confirmed_at"),
+            instant(get("completed_at", ""), "completed_at"),
+            instant(get("cancelled_at", ""), "cancelled_at"),
             _text(get("cancellation_reason", ""), "cancellation_reason", 200),
             None,
             None,
@@ -450,31 +487,33 @@ def import_bookings(
     stage.load(_parsed(_rows(stream, "bookings", problems), _booking_parser(stage, now), problems))
     st = stage.name
     _lock(session, "time_slots", "bookings")
-    stage.sql(f"CREATE INDEX {st}_uuid ON {st} (uuid)")
+    # With no booking in the database (a fresh import), the checks against it are skipped.
+    has_bookings = bool(stage.sql("SELECT 1 FROM bookings LIMIT 1"))
+    if not stage.unique_index("uuid"):
+        problems.extend(_duplicates(stage, "uuid", "uuid"))
     stage.sql(
         f"UPDATE {st} SET slot_id = s.id, exchange_id = s.exchange_id"
         f" FROM time_slots s WHERE s.uuid = {st}.slot_uuid"
     )
-    stage.sql(
-        f"UPDATE {st} SET existing_id = b.id, old_status = b.status, old_slot_id = b.time_slot_id"
-        f" FROM bookings b WHERE b.uuid = {st}.uuid"
-    )
-    stage.sql(f"CREATE INDEX {st}_slot ON {st} (slot_id)")
+    if has_bookings:
+        stage.sql(
+            f"UPDATE {st} SET existing_id = b.id, old_status = b.status,"
+            f" old_slot_id = b.time_slot_id FROM bookings b WHERE b.uuid = {st}.uuid"
+        )
     problems.extend(
         (line, f"no slot with uuid {slot}")
         for line, slot in stage.sql(f"SELECT line, slot_uuid FROM {st} WHERE slot_id IS NULL")
     )
-    problems.extend(_duplicates(stage, "uuid", "uuid"))
-    _redraw_references(stage)
-    problems.extend(_duplicates(stage, "reference", "reference"))
-    problems.extend(
-        (line, f"reference {reference} belongs to another booking ({other})")
-        for line, reference, other in stage.sql(
-            f"SELECT st.line, st.reference, b.uuid FROM {st} st"
-            " JOIN bookings b ON b.reference = st.reference WHERE b.uuid <> st.uuid"
-        )
-    )
+    _check_references(stage, problems, has_bookings)
+    stage.sql(f"CREATE INDEX {st}_slot ON {st} (slot_id, line)")
     active, holding = _in(ACTIVE_STATUSES), _in(SEAT_HOLDING_STATUSES)
+    in_database = (
+        " LEFT JOIN bookings b ON b.time_slot_id = st.slot_id"
+        f" AND b.customer_email = st.customer_email AND b.status IN ({active})"
+        f" AND NOT EXISTS (SELECT 1 FROM {st} o WHERE o.uuid = b.uuid)"
+        if has_bookings
+        else " LEFT JOIN (SELECT CAST(NULL AS INTEGER) AS id, '' AS reference) b ON 0 = 1"
+    )
     problems.extend(
         (line, f"{email} already holds an active booking for this slot{where}")
         for line, email, where in stage.sql(
@@ -484,22 +523,22 @@ def import_bookings(
             f" LEFT JOIN (SELECT slot_id, customer_email, min(line) AS first FROM {st}"
             f"  WHERE status IN ({active}) GROUP BY slot_id, customer_email) d"
             "  ON d.slot_id = st.slot_id AND d.customer_email = st.customer_email"
-            "  AND d.first < st.line"
-            " LEFT JOIN bookings b ON b.time_slot_id = st.slot_id"
-            f"  AND b.customer_email = st.customer_email AND b.status IN ({active})"
-            f"  AND NOT EXISTS (SELECT 1 FROM {st} o WHERE o.uuid = b.uuid)"
+            f"  AND d.first < st.line{in_database}"
             f" WHERE st.status IN ({active}) AND (d.first IS NOT NULL OR b.id IS NOT NULL)"
         )
     )
+    kept = (
+        "SELECT b.time_slot_id, count(*) AS n FROM bookings b"
+        f" JOIN (SELECT DISTINCT slot_id FROM {st}) t ON t.slot_id = b.time_slot_id"
+        f" WHERE b.status IN ({holding})"
+        f" AND NOT EXISTS (SELECT 1 FROM {st} o WHERE o.uuid = b.uuid) GROUP BY b.time_slot_id"
+        if has_bookings
+        else "SELECT CAST(NULL AS INTEGER) AS time_slot_id, 0 AS n WHERE 0 = 1"
+    )
     problems.extend(
-        (line, f"would overbook slot {slot}: {capacity} seats, {kept} taken by other bookings")
-        for line, slot, capacity, kept in stage.sql(
-            f"WITH touched AS (SELECT DISTINCT slot_id FROM {st} WHERE status IN ({holding})),"
-            " kept AS (SELECT b.time_slot_id, count(*) AS n FROM bookings b"
-            " JOIN touched t ON t.slot_id = b.time_slot_id"
-            f" WHERE b.status IN ({holding})"
-            f" AND NOT EXISTS (SELECT 1 FROM {st} o WHERE o.uuid = b.uuid)"
-            " GROUP BY b.time_slot_id),"
+        (line, f"would overbook slot {slot}: {capacity} seats, {taken} taken by other bookings")
+        for line, slot, capacity, taken in stage.sql(
+            f"WITH kept AS ({kept}),"
             " ranked AS (SELECT line, slot_id,"
             f" row_number() OVER (PARTITION BY slot_id ORDER BY line) AS k FROM {st}"
             f" WHERE status IN ({holding}) AND slot_id IS NOT NULL)"
@@ -511,15 +550,16 @@ def import_bookings(
     )
     problems.raise_if_any()
 
-    differs = " OR ".join(
-        [stage.distinct(f"b.{c}", f"st.{c}") for c in _BOOKING_COLUMNS]
-        + [stage.distinct("b.time_slot_id", "st.slot_id")]
-    )
-    stage.sql(
-        f"UPDATE {st} AS st SET changed = 1 FROM bookings b"
-        f" WHERE b.id = st.existing_id AND ({differs})"
-    )
     result = ImportResult("bookings", dry_run=dry_run)
+    if has_bookings:
+        differs = " OR ".join(
+            [stage.distinct(f"b.{c}", f"st.{c}") for c in _BOOKING_COLUMNS]
+            + [stage.distinct("b.time_slot_id", "st.slot_id")]
+        )
+        stage.sql(
+            f"UPDATE {st} AS st SET changed = 1 FROM bookings b"
+            f" WHERE b.id = st.existing_id AND ({differs})"
+        )
     ((total, result.created, result.updated),) = stage.sql(
         "SELECT count(*), COALESCE(sum(CASE WHEN existing_id IS NULL THEN 1 ELSE 0 END), 0),"
         f" COALESCE(sum(changed), 0) FROM {st}"
@@ -529,37 +569,55 @@ def import_bookings(
         stage.drop()
         return result
 
-    params = [stage.stamp(now)]
-    assignments = ", ".join(f"{c} = st.{c}" for c in _BOOKING_COLUMNS)
-    stage.sql(
-        f"UPDATE bookings SET {assignments}, time_slot_id = st.slot_id,"
-        f" exchange_id = st.exchange_id FROM {st} st"
-        " WHERE bookings.id = st.existing_id AND st.changed = 1"
-    )
+    stamp = stage.stamp(now)
+    if result.updated:
+        assignments = ", ".join(f"{c} = st.{c}" for c in _BOOKING_COLUMNS)
+        stage.sql(
+            f"UPDATE bookings SET {assignments}, time_slot_id = st.slot_id,"
+            f" exchange_id = st.exchange_id FROM {st} st"
+            " WHERE bookings.id = st.existing_id AND st.changed = 1"
+        )
+        _events(
+            stage,
+            f"SELECT b.id AS booking_id, st.old_status AS from_status, st.status AS to_status"
+            f" FROM {st} st"
+            " JOIN bookings b ON b.id = st.existing_id"
+            " WHERE st.changed = 1 AND st.old_status <> st.status",
+            stamp,
+            actor,
+        )
+    ((before,),) = stage.sql("SELECT COALESCE(max(id), 0) FROM bookings")
     columns = ", ".join(_BOOKING_COLUMNS)
     stage.sql(
         f"INSERT INTO bookings (uuid, time_slot_id, exchange_id, {columns})"
         f" SELECT uuid, slot_id, exchange_id, {columns} FROM {st}"
         " WHERE existing_id IS NULL ORDER BY line"
     )
-    event_uuid = _event_uuid(stage.sqlite)
-    stage.sql(
-        "INSERT INTO booking_events (uuid, booking_id, at, actor, from_status, to_status, note,"
-        " created_at, updated_at)"
-        f" SELECT {event_uuid}, b.id, ?, ?, st.old_status, st.status, 'imported', ?, ?"
-        f" FROM {st} st JOIN bookings b ON b.uuid = st.uuid"
-        " WHERE st.existing_id IS NULL OR (st.changed = 1 AND st.old_status <> st.status)",
-        [params[0], actor, params[0], params[0]],
+    # The new rows are exactly those above the old maximum id: the import holds the write
+    # lock (SQLite) or a lock that keeps other writers of bookings out (PostgreSQL).
+    _events(
+        stage,
+        "SELECT id AS booking_id, CAST(NULL AS TEXT) AS from_status, status AS to_status"
+        f" FROM bookings WHERE id > {int(before)}",
+        stamp,
+        actor,
     )
-    _recount(stage, f"SELECT slot_id FROM {st} UNION SELECT old_slot_id FROM {st}", params[0])
+    _recount(stage, f"SELECT slot_id FROM {st} UNION SELECT old_slot_id FROM {st}", stamp)
     stage.drop()
     return result
 
 
-def _event_uuid(sqlite: bool) -> str:
+def _events(stage: _Stage, rows: str, now: Any, actor: str) -> None:
+    """One 'imported' audit event for each ``(booking_id, from_status, to_status)`` row."""
     from slotctl.services.bookings import _SQLITE_UUID
 
-    return _SQLITE_UUID if sqlite else "CAST(gen_random_uuid() AS TEXT)"
+    uuid = _SQLITE_UUID if stage.sqlite else "CAST(gen_random_uuid() AS TEXT)"
+    stage.sql(
+        "INSERT INTO booking_events (uuid, booking_id, at, actor, from_status, to_status, note,"
+        f" created_at, updated_at) SELECT {uuid}, r.booking_id, ?, ?, r.from_status,"
+        f" r.to_status, 'imported', ?, ? FROM ({rows}) r",
+        [now, actor, now, now],
+    )
 
 
 def _recount(stage: _Stage, slot_ids: str, now: Any) -> None:
@@ -576,12 +634,29 @@ def _recount(stage: _Stage, slot_ids: str, now: Any) -> None:
     )
 
 
+def _check_references(stage: _Stage, problems: Problems, has_bookings: bool) -> None:
+    """Generated references that collide are drawn again; given ones must be unique."""
+    st = stage.name
+    if stage.sql(f"SELECT 1 FROM {st} WHERE ref_given = 0 LIMIT 1"):
+        _redraw_references(stage)
+    if not stage.unique_index("reference"):
+        problems.extend(_duplicates(stage, "reference", "reference"))
+    if has_bookings:
+        problems.extend(
+            (line, f"reference {reference} belongs to another booking ({other})")
+            for line, reference, other in stage.sql(
+                f"SELECT st.line, st.reference, b.uuid FROM {st} st"
+                " JOIN bookings b ON b.reference = st.reference WHERE b.uuid <> st.uuid"
+            )
+        )
+
+
 def _redraw_references(stage: _Stage) -> None:
     """Generated references that collide (with the database or each other) are drawn again."""
     from slotctl.services.bookings import _draw_reference
 
     st = stage.name
-    stage.sql(f"CREATE INDEX {st}_reference ON {st} (reference)")
+    stage.sql(f"CREATE INDEX {st}_drawn ON {st} (reference)")
     for _ in range(20):
         taken = stage.sql(
             f"SELECT st.line FROM {st} st WHERE st.ref_given = 0 AND (EXISTS (SELECT 1 FROM"
