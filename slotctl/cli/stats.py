@@ -42,12 +42,15 @@ def stats(
         return
     if fmt is OutputFormat.csv:
         # One row per exchange (the flat figures); JSON keeps the nested breakdowns.
+        from slotctl.db.models import BOOKING_STATUSES
         from slotctl.render import emit as emit_rows
+        from slotctl.services.stats import EXCHANGE_FIELDS
 
         rows = [
             {**{k: v for k, v in row.items() if k != "bookings"}, **row["bookings"]}
             for row in figures["exchanges"]
         ]
-        emit_rows(rows, "csv")
+        columns = [f for f in EXCHANGE_FIELDS if f != "bookings"] + list(BOOKING_STATUSES)
+        emit_rows(rows, "csv", columns=columns)
         return
     emit({key: figures[key] for key in STATS_FIELDS}, fmt.value)

@@ -64,7 +64,9 @@ def _shade(utilization: float | None, top: float) -> tuple[str, str]:
 
 
 def summary_table(stats: Mapping[str, Any], title: str) -> Table:
-    table = Table(title=title, show_header=False, title_justify="left", box=box.SIMPLE)
+    table = Table(
+        title=title, show_header=False, title_justify="left", box=box.SIMPLE, min_width=len(title)
+    )
     table.add_column("figure", style="bold")
     table.add_column("value", justify="right")
     table.add_column("", no_wrap=True)
@@ -85,7 +87,10 @@ def summary_table(stats: Mapping[str, Any], title: str) -> Table:
 
 
 def status_chart(bookings: Mapping[str, int]) -> Table:
-    table = Table(title="Bookings by status", title_justify="left", box=None, show_header=False)
+    title = "Bookings by status"
+    table = Table(
+        title=title, title_justify="left", box=None, show_header=False, min_width=len(title)
+    )
     table.add_column("status")
     table.add_column("n", justify="right")
     table.add_column("bar", no_wrap=True)
@@ -97,7 +102,9 @@ def status_chart(bookings: Mapping[str, int]) -> Table:
 
 def usage_chart(rows: Sequence[Mapping[str, Any]], label: str, title: str) -> Table:
     """Utilisation per row (weekday, exchange) as bars on a common 0–100% scale."""
-    table = Table(title=title, title_justify="left", box=None, show_header=False)
+    table = Table(
+        title=title, title_justify="left", box=None, show_header=False, min_width=len(title)
+    )
     table.add_column(label)
     table.add_column("utilisation", justify="right")
     table.add_column("bar", no_wrap=True)
@@ -115,8 +122,10 @@ def usage_chart(rows: Sequence[Mapping[str, Any]], label: str, title: str) -> Ta
 def heat_map(by_weekday: Sequence[Mapping[str, Any]], hours: Sequence[int]) -> Group:
     """Weekday × local hour; each cell's shade is that hour's utilisation, in quarters
     of the busiest cell (the legend gives the percentages)."""
+    title = "Utilisation by weekday and local hour"
     table = Table(
-        title="Utilisation by weekday and local hour",
+        title=title,
+        min_width=len(title),
         title_justify="left",
         box=None,
         pad_edge=False,
@@ -143,7 +152,9 @@ def heat_map(by_weekday: Sequence[Mapping[str, Any]], hours: Sequence[int]) -> G
 
 
 def exchange_table(rows: Sequence[Mapping[str, Any]]) -> Table:
-    table = Table(title="By exchange", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title="By exchange", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, min_width=11
+    )
     for name in EXCHANGE_COLUMNS:
         table.add_column(name, justify="left" if name == "exchange" else "right", no_wrap=True)
     for row in rows:

@@ -279,21 +279,28 @@ class _Stage:
         The form slotctl exports (UTC, ``+00:00``) is rewritten as text after the
         checked parse, without datetime arithmetic: millions of rows go through here.
         """
-        text = text.strip()
         if not text:
             return None
-        value = _instant(text, column)
         if _CANONICAL_INSTANT.match(text):
-            if not self.sqlite:
-                return text  # PostgreSQL reads ISO 8601 itself
-            return text[:10] + " " + text[11:19] + (text[19:26] if len(text) == 32 else ".000000")
-        return self.stamp(value)
+            try:
+                datetime.fromisoformat(text)  # a real date and time
+            except ValueError:
+                pass  # reported below
+            else:
+                if not self.sqlite:
+                    return text  # PostgreSQL reads ISO 8601 itself
+                return (
+                    text[:10] + " " + text[11:19] + (text[19:26] if len(text) == 32 else ".000000")
+                )
+        return self.stamp(_instant(text, column))
 
-    def load(self, rows: Iterable[tuple[Any, ...]]) -> int:
+    def load(self, rows: Iterable[tuple[Any, ...]], width: int | None = None) -> int:
+        """Insert the rows (tuples of the first ``width`` columns; the rest stay null)."""
         count = 0
-        names = ", ".join(self.columns)
+        columns = self.columns[: width or len(self.columns)]
+        names = ", ".join(columns)
         if self.sqlite:
-            marks = ", ".join("?" for _ in self.columns)
+            marks = ", ".join("?" for _ in columns)
             insert = f"INSERT INTO {self.name} ({names}) VALUES ({marks})"
             cursor = self.raw.cursor()
             batch: list[tuple[Any, ...]] = []
@@ -403,6 +410,7 @@ _BOOKING_STAGE = (
     ("old_slot_id", "int"),
     ("changed", "int"),
 )
+_BOOKING_PARSED = 16  # columns the parser fills; the rest are worked out in SQL
 _BOOKING_COLUMNS = (
     "reference",
     "customer_name",
@@ -463,12 +471,6 @@ def _booking_parser(stage: _Stage, now: datetime) -> Callable[[Row], tuple[Any, 
             instant(get("completed_at", ""), "completed_at"),
             instant(get("cancelled_at", ""), "cancelled_at"),
             _text(get("cancellation_reason", ""), "cancellation_reason", 200),
-            None,
-            None,
-            None,
-            None,
-            None,
-            0,
         )
 
     return parse
@@ -484,7 +486,10 @@ def import_bookings(
     now = clock.now()
     problems = Problems("bookings")
     stage = _Stage(session.connection(), "import_bookings", _BOOKING_STAGE)
-    stage.load(_parsed(_rows(stream, "bookings", problems), _booking_parser(stage, now), problems))
+    stage.load(
+        _parsed(_rows(stream, "bookings", problems), _booking_parser(stage, now), problems),
+        _BOOKING_PARSED,
+    )
     st = stage.name
     _lock(session, "time_slots", "bookings")
     # With no booking in the database (a fresh import), the checks against it are skipped.
@@ -562,7 +567,7 @@ def import_bookings(
         )
     ((total, result.created, result.updated),) = stage.sql(
         "SELECT count(*), COALESCE(sum(CASE WHEN existing_id IS NULL THEN 1 ELSE 0 END), 0),"
-        f" COALESCE(sum(changed), 0) FROM {st}"
+        f" COALESCE(sum(CASE WHEN changed = 1 THEN 1 ELSE 0 END), 0) FROM {st}"
     )
     result.unchanged = total - result.created - result.updated
     if dry_run or total == result.unchanged:
@@ -603,15 +608,33 @@ def import_bookings(
         actor,
     )
     _recount(stage, f"SELECT slot_id FROM {st} UNION SELECT old_slot_id FROM {st}", stamp)
-    stage.drop()
-    return result
+    return result  # the staging table goes with the connection (or the commit, on PostgreSQL)
+
+
+def _event_uuid(sqlite: bool, booking_id: str) -> str:
+    """A UUID (version 7 layout) from the import's clock and the booking id.
+
+    Unique (one event per booking per import; imports never share a millisecond, they
+    hold the write lock in turn) and increasing, so a million events append to the
+    uuid index instead of scattering into it, as random uuids would.
+    """
+    ms = int(clock.now().timestamp() * 1000)
+    if sqlite:
+        head = f"printf('%012x', {ms})"
+        low = f"printf('%012x', {booking_id} % 281474976710656)"
+        mid = f"printf('%04x', 32768 + ({booking_id} / 281474976710656) % 16384)"
+    else:
+        head = f"lpad(to_hex({ms}::bigint), 12, '0')"
+        low = f"lpad(to_hex(mod({booking_id}::bigint, 281474976710656)), 12, '0')"
+        mid = f"to_hex(32768 + mod({booking_id}::bigint / 281474976710656, 16384))"
+    return (
+        f"substr({head}, 1, 8) || '-' || substr({head}, 9, 4) || '-7000-' || {mid} || '-' || {low}"
+    )
 
 
 def _events(stage: _Stage, rows: str, now: Any, actor: str) -> None:
     """One 'imported' audit event for each ``(booking_id, from_status, to_status)`` row."""
-    from slotctl.services.bookings import _SQLITE_UUID
-
-    uuid = _SQLITE_UUID if stage.sqlite else "CAST(gen_random_uuid() AS TEXT)"
+    uuid = _event_uuid(stage.sqlite, "r.booking_id")
     stage.sql(
         "INSERT INTO booking_events (uuid, booking_id, at, actor, from_status, to_status, note,"
         f" created_at, updated_at) SELECT {uuid}, r.booking_id, ?, ?, r.from_status,"

@@ -47,6 +47,20 @@ STATS_FIELDS = (
     "by_hour",
     "exchanges",
 )
+EXCHANGE_FIELDS = (
+    "exchange",
+    "name",
+    "timezone",
+    "slots",
+    "seats",
+    "booked_seats",
+    "utilization",
+    "bookings",
+    "no_show_rate",
+    "cancellation_rate",
+    "expired",
+    "lead_time_hours_median",
+)
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_DAYS = 30  # the default period: the last 30 days and the next 30
 MAX_DAYS = 3660
