@@ -28,9 +28,7 @@ DEFAULT_LIMIT = 100
 
 BookingIds = Annotated[
     list[str],
-    typer.Argument(
-        metavar="BOOKING...", help="References (BK-...), uuids or 8+ character prefixes."
-    ),
+    typer.Argument(metavar="BOOKING", help="References (BK-...), uuids or 8+ character prefixes."),
 ]
 ExchangeFilter = Annotated[
     str | None, typer.Option("--exchange", help="Only this exchange (slug).", show_default=False)
@@ -189,7 +187,7 @@ def day(
     date: Annotated[
         str | None,
         typer.Argument(
-            metavar="[DATE]",
+            metavar="DATE",
             help="YYYY-MM-DD, today, tomorrow or +Nd (default today).",
             show_default=False,
         ),

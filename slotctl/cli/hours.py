@@ -24,7 +24,9 @@ app = group("Manage business hours, closures and holidays.")
 closures_app = group("Manage closures (dates an exchange is shut).")
 app.add_typer(closures_app, name="closures")
 
-Uuids = Annotated[list[str], typer.Argument(help="Shift uuids or 8+ character prefixes.")]
+Uuids = Annotated[
+    list[str], typer.Argument(metavar="UUID", help="Shift uuids or 8+ character prefixes.")
+]
 
 
 def _print_hours(records: Any, fmt: OutputFormat, title: str = "Business hours") -> None:
@@ -93,7 +95,7 @@ def set_(
     slug: Slug,
     specs: Annotated[
         list[str],
-        typer.Argument(metavar="SPEC...", help='Each "DAYS TIMES", e.g. "mon-fri 09:00-17:00".'),
+        typer.Argument(metavar="SPEC", help='Each "DAYS TIMES", e.g. "mon-fri 09:00-17:00".'),
     ],
     fmt: Format = OutputFormat.table,
 ) -> None:
@@ -223,7 +225,7 @@ def closures_add(
     to: Annotated[
         str | None,
         typer.Argument(
-            metavar="[TO]", help="Last closed date (inclusive; default FROM).", show_default=False
+            metavar="TO", help="Last closed date (inclusive; default FROM).", show_default=False
         ),
     ] = None,
     reason: Annotated[

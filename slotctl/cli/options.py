@@ -48,7 +48,7 @@ Slug = Annotated[
 ]
 OptionalSlug = Annotated[
     str | None,
-    typer.Argument(metavar="[SLUG]", help="Only this exchange (slug).", show_default=False),
+    typer.Argument(metavar="SLUG", help="Only this exchange (slug).", show_default=False),
 ]
 FromDate = Annotated[
     str | None,

@@ -49,7 +49,7 @@ Limit = Annotated[
 SlotIds = Annotated[
     list[str] | None,
     typer.Argument(
-        metavar="SLOT...",
+        metavar="SLOT",
         help="Slots: uuid, 8+ character prefix, or SLUG@YYYY-MM-DDTHH:MM (local start). "
         "With --from/--to: one exchange slug.",
         show_default=False,
@@ -89,7 +89,7 @@ def _duration(value: str | None, default: int) -> int:
 def generate(
     slugs: Annotated[
         list[str] | None,
-        typer.Argument(metavar="[SLUG]...", help="Exchanges to fill.", show_default=False),
+        typer.Argument(metavar="SLUG", help="Exchanges to fill.", show_default=False),
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every active exchange.")] = False,
     from_: FromDate = None,
