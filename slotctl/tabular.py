@@ -92,11 +92,12 @@ def check_header(
         )
 
 
-def read_rows(stream: IO[str], what: str) -> tuple[list[str], Iterator[Row | tuple[int, str]]]:
-    """The header and an iterator of rows; a row that cannot be read is ``(line, reason)``.
-
-    Quoted fields may hold commas and newlines; blank lines are skipped; cells
-    are stripped of the neutralising apostrophe.
+def read_cells(
+    stream: IO[str], what: str
+) -> tuple[list[str], Iterator[tuple[int, list[str]] | tuple[int, str]]]:
+    """The header and an iterator of ``(line, cells)`` as read (still neutralised); a row
+    that cannot be used is ``(line, reason)``. ``line`` is where the record starts (the
+    header is line 1). Quoted fields may hold commas and newlines; blank lines are skipped.
     """
     reader = csv.reader(stream, strict=True)
     try:
@@ -106,8 +107,9 @@ def read_rows(stream: IO[str], what: str) -> tuple[list[str], Iterator[Row | tup
     if header is None or not any(cell.strip() for cell in header):
         raise InvalidFile(f"the {what} file is empty: it needs a header row")
     columns = [cell.strip() for cell in header]
+    width = len(columns)
 
-    def rows() -> Iterator[Row | tuple[int, str]]:
+    def rows() -> Iterator[tuple[int, list[str]] | tuple[int, str]]:
         previous = reader.line_num
         while True:
             try:
@@ -120,18 +122,29 @@ def read_rows(stream: IO[str], what: str) -> tuple[list[str], Iterator[Row | tup
                 ) from None
             line = previous + 1
             previous = reader.line_num
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
+            if len(cells) != width:
+                if not cells or (len(cells) == 1 and not cells[0].strip()):
+                    continue
+                yield line, f"has {len(cells)} fields, the header has {width}"
                 continue
-            if len(cells) != len(columns):
-                yield line, f"has {len(cells)} fields, the header has {len(columns)}"
+            yield line, cells
+
+    return columns, rows()
+
+
+def read_rows(stream: IO[str], what: str) -> tuple[list[str], Iterator[Row | tuple[int, str]]]:
+    """Like :func:`read_cells`, with each good row as a :class:`Row` of decoded cells."""
+    columns, cells_iter = read_cells(stream, what)
+
+    def rows() -> Iterator[Row | tuple[int, str]]:
+        for line, cells in cells_iter:
+            if isinstance(cells, str):
+                yield line, cells
                 continue
             values = dict(zip(columns, cells, strict=True))
             joined = "\x00".join(cells)  # one C-level scan finds any cell to un-neutralise
             if joined.startswith(MARK) or "\x00" + MARK in joined:
-                values = {
-                    c: v[1:] if v[:1] == MARK and v[1:2] in _MARKED else v
-                    for c, v in values.items()
-                }
+                values = {c: decode_cell(v) for c, v in values.items()}
             yield Row(line, values)
 
     return columns, rows()

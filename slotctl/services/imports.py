@@ -27,7 +27,7 @@ import uuid as uuid_module
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from itertools import pairwise
+from itertools import islice, pairwise
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
@@ -47,7 +47,7 @@ from slotctl.db.models import (
 from slotctl.errors import InvalidFile, InvalidValue
 from slotctl.parsing import DAY_NAMES, format_time, parse_time, validate_timezone
 from slotctl.services.export import FIELDS
-from slotctl.tabular import Row, check_header, read_rows
+from slotctl.tabular import Row, check_header, decode_cell, read_cells, read_rows
 
 REQUIRED: dict[str, Sequence[str | tuple[str, ...]]] = {
     "exchanges": ("slug", "name"),
@@ -315,13 +315,15 @@ class _Stage:
                 count += len(batch)
             cursor.close()
             return count
-        with (
-            self.raw.cursor() as cursor,
-            cursor.copy(f"COPY {self.name} ({names}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
-                count += 1
+        # A batch is gathered before its COPY: producing rows may query the connection
+        # (slot lookups), which must not happen while a COPY is in progress on it.
+        iterator = iter(rows)
+        with self.raw.cursor() as cursor:
+            while batch := list(islice(iterator, BATCH * 5)):
+                with cursor.copy(f"COPY {self.name} ({names}) FROM STDIN") as copy:
+                    for row in batch:
+                        copy.write_row(row)
+                count += len(batch)
         return count
 
     def sql(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -337,6 +339,19 @@ class _Stage:
             return list(cursor.fetchall()) if cursor.description else []
         finally:
             cursor.close()
+
+    def slot_ids(self, uuids: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """``uuid -> (id, exchange_id)`` of these slots (those that exist)."""
+        found: dict[str, tuple[int, int]] = {}
+        wanted = list(uuids)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for uuid, id_, exchange_id in self.sql(
+                f"SELECT uuid, id, exchange_id FROM time_slots WHERE uuid IN ({marks})", chunk
+            ):
+                found[uuid] = (id_, exchange_id)
+        return found
 
     def unique_index(self, column: str) -> bool:
         """Index ``column``: unique if its values are (True), else a plain index (False)."""
@@ -410,7 +425,7 @@ _BOOKING_STAGE = (
     ("old_slot_id", "int"),
     ("changed", "int"),
 )
-_BOOKING_PARSED = 16  # columns the parser fills; the rest are worked out in SQL
+_BOOKING_PARSED = 18  # columns the parser fills (slot_id and exchange_id included)
 _BOOKING_COLUMNS = (
     "reference",
     "customer_name",
@@ -428,52 +443,139 @@ _BOOKING_COLUMNS = (
 _REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$")
 
 
-def _booking_parser(stage: _Stage, now: datetime) -> Callable[[Row], tuple[Any, ...]]:
-    from slotctl.services.bookings import _draw_reference, validate_phone
+class _BookingParser:
+    """One bookings row (cells by position) to its staging tuple, or InvalidValue.
 
-    emails = Emails()
-    instant = stage.instant
-    stamped_now = stage.stamp(now)
-    fresh_uuids: list[str] = []
+    The hot loop of an import of millions of rows: only free-text cells are
+    un-neutralised, canonical uuids and instants skip the general parsers.
+    """
 
-    def new_uuid() -> str:
-        if not fresh_uuids:
-            fresh_uuids.extend(uuid4_strings(1000))
-        return fresh_uuids.pop()
+    def __init__(self, columns: list[str], stage: _Stage, now: datetime) -> None:
+        from slotctl.services.bookings import validate_phone
 
-    def parse(row: Row) -> tuple[Any, ...]:
-        v = row.values
-        get = v.get
-        given_uuid = (get("uuid") or "").strip()
-        uuid = _uuid(given_uuid) if given_uuid else new_uuid()
-        reference = (get("reference") or "").strip()
-        if reference and not _REFERENCE.match(reference):
-            raise InvalidValue(f"invalid reference {reference!r}: up to 16 letters and digits")
-        status = (get("status") or "").strip().lower().replace("-", "_") or "pending"
+        index = {column: i for i, column in enumerate(columns)}
+        self.i = {column: index.get(column, -1) for column in FIELDS["bookings"]}
+        self.emails = Emails()
+        self.instant = stage.instant
+        self.now = stage.stamp(now)
+        self.fresh_uuids: list[str] = []
+        self.validate_phone = validate_phone
+        self.times = [
+            (self.i[c], c)
+            for c in ("created_at", "updated_at", "confirmed_at", "completed_at", "cancelled_at")
+        ]
+
+    def text(self, cells: list[str], column: str) -> str:
+        i = self.i[column]
+        if i < 0:
+            return ""
+        value = cells[i]
+        return decode_cell(value) if value[:1] == "'" else value
+
+    def plain(self, cells: list[str], column: str) -> str:
+        i = self.i[column]
+        return cells[i].strip() if i >= 0 else ""
+
+    def uuid(self, cells: list[str]) -> str:
+        uuid = self.plain(cells, "uuid")
+        if not uuid:
+            if not self.fresh_uuids:
+                self.fresh_uuids.extend(uuid4_strings(1000))
+            return self.fresh_uuids.pop()
+        return uuid if _CANONICAL_UUID.match(uuid) else _uuid(uuid)
+
+    def status(self, cells: list[str]) -> str:
+        status = self.plain(cells, "status").lower()
+        if status in BOOKING_STATUSES:
+            return status
+        status = status.replace("-", "_") or "pending"
         if status not in BOOKING_STATUSES:
             raise InvalidValue(f"unknown status {status!r}: use {', '.join(BOOKING_STATUSES)}")
+        return status
+
+    def __call__(self, line: int, cells: list[str]) -> tuple[Any, ...]:
+        from slotctl.services.bookings import _draw_reference
+
+        uuid = self.uuid(cells)
+        reference = self.plain(cells, "reference")
+        if reference and not _REFERENCE.match(reference):
+            raise InvalidValue(f"invalid reference {reference!r}: up to 16 letters and digits")
+        status = self.status(cells)
+        slot = self.plain(cells, "slot")
+        if not slot:
+            raise InvalidValue("slot is required")
+        if not _CANONICAL_UUID.match(slot):
+            slot = _uuid(slot)
+        email = self.text(cells, "customer_email")
+        if not email.strip():
+            raise InvalidValue("customer_email is required")
+        phone = self.text(cells, "customer_phone")
+        instant = self.instant
+        times = [instant(cells[i], c) if i >= 0 and cells[i] else None for i, c in self.times]
         return (
-            row.line,
+            line,
             uuid,
             reference or _draw_reference(),
             1 if reference else 0,
-            _uuid(v["slot"]) if v["slot"].strip() else _missing("slot"),
-            _text(v["customer_name"], "customer_name", 200, required=True),
-            emails(v["customer_email"])
-            if v["customer_email"].strip()
-            else _missing("customer_email"),
-            validate_phone(get("customer_phone") or None),
-            _text(get("notes", ""), "notes", 2000),
+            slot,
+            _text(self.text(cells, "customer_name"), "customer_name", 200, required=True),
+            self.emails(email),
+            self.validate_phone(phone) if phone else None,
+            _text(self.text(cells, "notes"), "notes", 2000),
             status,
-            instant(get("created_at", ""), "created_at") or stamped_now,
-            instant(get("updated_at", ""), "updated_at") or stamped_now,
-            instant(get("confirmed_at", ""), "confirmed_at"),
-            instant(get("completed_at", ""), "completed_at"),
-            instant(get("cancelled_at", ""), "cancelled_at"),
-            _text(get("cancellation_reason", ""), "cancellation_reason", 200),
+            times[0] or self.now,
+            times[1] or self.now,
+            times[2],
+            times[3],
+            times[4],
+            _text(self.text(cells, "cancellation_reason"), "cancellation_reason", 200),
         )
 
-    return parse
+
+def _booking_rows(
+    stream: IO[str], stage: _Stage, now: datetime, problems: Problems
+) -> Iterator[tuple[Any, ...]]:
+    """Every good row of a bookings file as a staging tuple, its slot resolved to ids a
+    batch at a time; bad rows go to ``problems``."""
+    columns, rows = read_cells(stream, "bookings")
+    check_header(columns, FIELDS["bookings"], REQUIRED["bookings"], "bookings")
+    parse = _BookingParser(columns, stage, now)
+    slots: dict[str, tuple[int, int]] = {}
+    batch: list[tuple[Any, ...]] = []
+    for line, cells in rows:
+        if isinstance(cells, str):
+            problems.add(line, cells)
+            continue
+        try:
+            batch.append(parse(line, cells))
+        except InvalidValue as exc:
+            problems.add(line, exc.message)
+            continue
+        if len(batch) >= BATCH:
+            yield from _with_slots(batch, slots, stage, problems)
+    yield from _with_slots(batch, slots, stage, problems)
+
+
+def _with_slots(
+    batch: list[tuple[Any, ...]],
+    slots: dict[str, tuple[int, int]],
+    stage: _Stage,
+    problems: Problems,
+) -> Iterator[tuple[Any, ...]]:
+    """The batch's rows with ``(slot_id, exchange_id)`` appended (a cache of known slots
+    saves the lookups); rows whose slot does not exist are reported. Empties the batch."""
+    wanted = {row[4] for row in batch if row[4] not in slots}
+    if wanted:
+        if len(slots) > 100_000:
+            slots.clear()
+        slots.update(stage.slot_ids(wanted))
+    for row in batch:
+        found = slots.get(row[4])
+        if found is None:
+            problems.add(row[0], f"no slot with uuid {row[4]}")
+            continue
+        yield (*row, *found)
+    batch.clear()
 
 
 def _missing(column: str) -> Any:
@@ -486,29 +588,18 @@ def import_bookings(
     now = clock.now()
     problems = Problems("bookings")
     stage = _Stage(session.connection(), "import_bookings", _BOOKING_STAGE)
-    stage.load(
-        _parsed(_rows(stream, "bookings", problems), _booking_parser(stage, now), problems),
-        _BOOKING_PARSED,
-    )
+    stage.load(_booking_rows(stream, stage, now, problems), _BOOKING_PARSED)
     st = stage.name
     _lock(session, "time_slots", "bookings")
     # With no booking in the database (a fresh import), the checks against it are skipped.
     has_bookings = bool(stage.sql("SELECT 1 FROM bookings LIMIT 1"))
     if not stage.unique_index("uuid"):
         problems.extend(_duplicates(stage, "uuid", "uuid"))
-    stage.sql(
-        f"UPDATE {st} SET slot_id = s.id, exchange_id = s.exchange_id"
-        f" FROM time_slots s WHERE s.uuid = {st}.slot_uuid"
-    )
     if has_bookings:
         stage.sql(
             f"UPDATE {st} SET existing_id = b.id, old_status = b.status,"
             f" old_slot_id = b.time_slot_id FROM bookings b WHERE b.uuid = {st}.uuid"
         )
-    problems.extend(
-        (line, f"no slot with uuid {slot}")
-        for line, slot in stage.sql(f"SELECT line, slot_uuid FROM {st} WHERE slot_id IS NULL")
-    )
     _check_references(stage, problems, has_bookings)
     stage.sql(f"CREATE INDEX {st}_slot ON {st} (slot_id, line)")
     active, holding = _in(ACTIVE_STATUSES), _in(SEAT_HOLDING_STATUSES)
