@@ -23,6 +23,7 @@ and refuses rows that would overbook a slot, like bad rows.
 from __future__ import annotations
 
 import re
+import secrets
 import uuid as uuid_module
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -223,9 +224,13 @@ class Emails:
 # Reading and staging --------------------------------------------------------------------
 
 
-def _rows(stream: IO[str], kind: str, problems: Problems) -> Iterator[Row]:
+def _rows(
+    stream: IO[str], kind: str, problems: Problems, header: list[str] | None = None
+) -> Iterator[Row]:
     columns, rows = read_rows(stream, kind)
     check_header(columns, FIELDS[kind], REQUIRED[kind], kind)
+    if header is not None:
+        header.extend(columns)
     for row in rows:
         if isinstance(row, tuple):
             problems.add(*row)
@@ -440,6 +445,7 @@ _BOOKING_COLUMNS = (
     "cancelled_at",
     "cancellation_reason",
 )
+_STAMPS = ("created_at", "updated_at")
 _REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$")
 
 
@@ -523,8 +529,8 @@ class _BookingParser:
             self.validate_phone(phone) if phone else None,
             _text(self.text(cells, "notes"), "notes", 2000),
             status,
-            times[0] or self.now,
-            times[1] or self.now,
+            times[0],  # created_at and updated_at: null when not given (see import_bookings)
+            times[1],
             times[2],
             times[3],
             times[4],
@@ -533,12 +539,13 @@ class _BookingParser:
 
 
 def _booking_rows(
-    stream: IO[str], stage: _Stage, now: datetime, problems: Problems
+    stream: IO[str], stage: _Stage, now: datetime, problems: Problems, header: list[str]
 ) -> Iterator[tuple[Any, ...]]:
     """Every good row of a bookings file as a staging tuple, its slot resolved to ids a
-    batch at a time; bad rows go to ``problems``."""
+    batch at a time; bad rows go to ``problems``; the file's columns go to ``header``."""
     columns, rows = read_cells(stream, "bookings")
     check_header(columns, FIELDS["bookings"], REQUIRED["bookings"], "bookings")
+    header.extend(columns)
     parse = _BookingParser(columns, stage, now)
     slots: dict[str, tuple[int, int]] = {}
     batch: list[tuple[Any, ...]] = []
@@ -588,7 +595,11 @@ def import_bookings(
     now = clock.now()
     problems = Problems("bookings")
     stage = _Stage(session.connection(), "import_bookings", _BOOKING_STAGE)
-    stage.load(_booking_rows(stream, stage, now, problems), _BOOKING_PARSED)
+    header: list[str] = []
+    stage.load(_booking_rows(stream, stage, now, problems, header), _BOOKING_PARSED)
+    # Only the columns the file has are compared and updated: a column left out keeps
+    # its value (created_at and updated_at also when their cell is empty).
+    updatable = [c for c in _BOOKING_COLUMNS if c in header]
     st = stage.name
     _lock(session, "time_slots", "bookings")
     # With no booking in the database (a fresh import), the checks against it are skipped.
@@ -600,6 +611,8 @@ def import_bookings(
             f"UPDATE {st} SET existing_id = b.id, old_status = b.status,"
             f" old_slot_id = b.time_slot_id FROM bookings b WHERE b.uuid = {st}.uuid"
         )
+        if "status" not in header:  # a booking keeps its status when the file has none
+            stage.sql(f"UPDATE {st} SET status = old_status WHERE existing_id IS NOT NULL")
     _check_references(stage, problems, has_bookings)
     stage.sql(f"CREATE INDEX {st}_slot ON {st} (slot_id, line)")
     active, holding = _in(ACTIVE_STATUSES), _in(SEAT_HOLDING_STATUSES)
@@ -649,7 +662,12 @@ def import_bookings(
     result = ImportResult("bookings", dry_run=dry_run)
     if has_bookings:
         differs = " OR ".join(
-            [stage.distinct(f"b.{c}", f"st.{c}") for c in _BOOKING_COLUMNS]
+            [
+                f"(st.{c} IS NOT NULL AND {stage.distinct(f'b.{c}', f'st.{c}')})"
+                if c in _STAMPS
+                else stage.distinct(f"b.{c}", f"st.{c}")
+                for c in updatable
+            ]
             + [stage.distinct("b.time_slot_id", "st.slot_id")]
         )
         stage.sql(
@@ -667,27 +685,35 @@ def import_bookings(
 
     stamp = stage.stamp(now)
     if result.updated:
-        assignments = ", ".join(f"{c} = st.{c}" for c in _BOOKING_COLUMNS)
+        assignments = [
+            f"{c} = COALESCE(st.{c}, bookings.{c})" if c in _STAMPS else f"{c} = st.{c}"
+            for c in updatable
+        ]
+        if "updated_at" not in updatable:
+            assignments.append("updated_at = ?")
         stage.sql(
-            f"UPDATE bookings SET {assignments}, time_slot_id = st.slot_id,"
+            f"UPDATE bookings SET {', '.join(assignments)}, time_slot_id = st.slot_id,"
             f" exchange_id = st.exchange_id FROM {st} st"
-            " WHERE bookings.id = st.existing_id AND st.changed = 1"
+            " WHERE bookings.id = st.existing_id AND st.changed = 1",
+            [] if "updated_at" in updatable else [stamp],
         )
         _events(
             stage,
-            f"SELECT b.id AS booking_id, st.old_status AS from_status, st.status AS to_status"
+            f"SELECT b.id AS booking_id, st.old_status AS from_status, b.status AS to_status"
             f" FROM {st} st"
             " JOIN bookings b ON b.id = st.existing_id"
-            " WHERE st.changed = 1 AND st.old_status <> st.status",
+            " WHERE st.changed = 1 AND st.old_status <> b.status",
             stamp,
             actor,
         )
     ((before,),) = stage.sql("SELECT COALESCE(max(id), 0) FROM bookings")
     columns = ", ".join(_BOOKING_COLUMNS)
+    values = ", ".join(f"COALESCE({c}, ?)" if c in _STAMPS else c for c in _BOOKING_COLUMNS)
     stage.sql(
         f"INSERT INTO bookings (uuid, time_slot_id, exchange_id, {columns})"
-        f" SELECT uuid, slot_id, exchange_id, {columns} FROM {st}"
-        " WHERE existing_id IS NULL ORDER BY line"
+        f" SELECT uuid, slot_id, exchange_id, {values} FROM {st}"
+        " WHERE existing_id IS NULL ORDER BY line",
+        [stamp, stamp],
     )
     # The new rows are exactly those above the old maximum id: the import holds the write
     # lock (SQLite) or a lock that keeps other writers of bookings out (PostgreSQL).
@@ -703,24 +729,20 @@ def import_bookings(
 
 
 def _event_uuid(sqlite: bool, booking_id: str) -> str:
-    """A UUID (version 7 layout) from the import's clock and the booking id.
+    """A UUID (version 7 layout): the import's clock, a random number drawn once per
+    import, and the booking id.
 
-    Unique (one event per booking per import; imports never share a millisecond, they
-    hold the write lock in turn) and increasing, so a million events append to the
-    uuid index instead of scattering into it, as random uuids would.
+    Unique (one event per booking per import, and imports differ in clock or draw) and
+    increasing within an import, so a million events append to the uuid index instead
+    of scattering into it as random uuids would.
     """
-    ms = int(clock.now().timestamp() * 1000)
+    ms = int(clock.now().timestamp() * 1000) % (1 << 48)
+    draw = secrets.randbits(24)
+    prefix = f"{ms:012x}"
+    prefix = f"{prefix[:8]}-{prefix[8:]}-7{draw >> 12:03x}-{0x8000 | (draw & 0xFFF):04x}-"
     if sqlite:
-        head = f"printf('%012x', {ms})"
-        low = f"printf('%012x', {booking_id} % 281474976710656)"
-        mid = f"printf('%04x', 32768 + ({booking_id} / 281474976710656) % 16384)"
-    else:
-        head = f"lpad(to_hex({ms}::bigint), 12, '0')"
-        low = f"lpad(to_hex(mod({booking_id}::bigint, 281474976710656)), 12, '0')"
-        mid = f"to_hex(32768 + mod({booking_id}::bigint / 281474976710656, 16384))"
-    return (
-        f"substr({head}, 1, 8) || '-' || substr({head}, 9, 4) || '-7000-' || {mid} || '-' || {low}"
-    )
+        return f"'{prefix}' || printf('%012x', {booking_id})"
+    return f"'{prefix}' || lpad(to_hex({booking_id}::bigint), 12, '0')"
 
 
 def _events(stage: _Stage, rows: str, now: Any, actor: str) -> None:
@@ -868,8 +890,13 @@ def import_slots(session: Session, stream: IO[str], *, dry_run: bool = False) ->
     problems = Problems("slots")
     exchanges = {e.slug: e for e in session.scalars(select(Exchange))}
     stage = _Stage(session.connection(), "import_slots", _SLOT_STAGE)
+    header: list[str] = []
     stage.load(
-        _parsed(_rows(stream, "slots", problems), _slot_parser(stage, exchanges, now), problems)
+        _parsed(
+            _rows(stream, "slots", problems, header),
+            _slot_parser(stage, exchanges, now),
+            problems,
+        )
     )
     st = stage.name
     _lock(session, "time_slots", "bookings")
@@ -927,10 +954,15 @@ def import_slots(session: Session, stream: IO[str], *, dry_run: bool = False) ->
     )
     problems.raise_if_any()
 
-    compared = ("exchange_id", "starts_at", "ends_at", "max_capacity", "created_at", "updated_at")
+    # A slot's CSV has no created_at/updated_at: they are kept, and updated_at is set
+    # when something else changes.
+    compared = ("exchange_id", "starts_at", "ends_at", "max_capacity")
+    # A file without is_available leaves blocks as they are.
+    blocks = "is_available" in header
     differs = " OR ".join(
         [stage.distinct(f"s.{c}", f"st.{c}") for c in compared]
-        + [stage.distinct("s.date", date_column), stage.distinct("s.is_available", _flag(stage))]
+        + [stage.distinct("s.date", date_column)]
+        + ([stage.distinct("s.is_available", _flag(stage))] if blocks else [])
     )
     result = ImportResult("slots", dry_run=dry_run)
     ((result.created,),) = stage.sql(f"SELECT count(*) FROM {st} WHERE existing_id IS NULL")
@@ -942,10 +974,11 @@ def import_slots(session: Session, stream: IO[str], *, dry_run: bool = False) ->
     if dry_run or total == result.unchanged:
         stage.drop()
         return result
+    block = f" is_available = {_flag(stage)}," if blocks else ""
     stage.sql(
         f"UPDATE time_slots SET exchange_id = st.exchange_id, date = {date_column},"
         f" starts_at = st.starts_at, ends_at = st.ends_at, max_capacity = st.max_capacity,"
-        f" is_available = {_flag(stage)}, created_at = st.created_at, updated_at = st.updated_at"
+        f"{block} updated_at = st.updated_at"
         f" FROM {st} st WHERE time_slots.id = st.existing_id"
         f" AND EXISTS (SELECT 1 FROM time_slots s WHERE s.id = st.existing_id AND ({differs}))"
     )
@@ -1000,9 +1033,16 @@ Item = tuple[str | None, dict[str, Any], int]  # (uuid, column values, line)
 
 
 def _apply(
-    session: Session, kind: str, model: Any, items: list[Item], dry_run: bool
+    session: Session,
+    kind: str,
+    model: Any,
+    items: list[Item],
+    dry_run: bool,
+    defaults: dict[str, Any] | None = None,
 ) -> ImportResult:
-    """Upsert ORM rows by uuid: update when a value differs, insert otherwise."""
+    """Upsert ORM rows by uuid: update the values given when one differs (a column the
+    file leaves out, or an empty optional cell, keeps its value), insert otherwise (with
+    ``defaults`` for what is not given)."""
     result = ImportResult(kind, dry_run=dry_run)
     existing = {
         row.uuid: row
@@ -1015,7 +1055,8 @@ def _apply(
         if row is None:
             result.created += 1
             if not dry_run:
-                session.add(model(**({"uuid": uuid} if uuid else {}), **values))
+                given = {**(defaults or {}), **values}
+                session.add(model(**({"uuid": uuid} if uuid else {}), **given))
             continue
         changed = {k: v for k, v in values.items() if getattr(row, k) != v}
         if not changed:
@@ -1027,6 +1068,16 @@ def _apply(
                 setattr(row, key, value)
     session.flush()
     return result
+
+
+_EXCHANGE_OPTIONAL = (
+    "timezone",
+    "is_active",
+    "min_notice_minutes",
+    "max_advance_days",
+    "created_at",
+    "updated_at",
+)
 
 
 def import_exchanges(
@@ -1045,23 +1096,21 @@ def import_exchanges(
         if slug in slugs:
             raise InvalidValue(f"duplicate slug {slug} (also on line {slugs[slug]})")
         slugs[slug] = row.line
-        notice = get("min_notice_minutes", "").strip()
-        advance = get("max_advance_days", "").strip()
-        active = get("is_active", "").strip()
-        return (
-            uuid,
-            {
-                "slug": slug,
-                "name": _validate_name(v["name"]),
-                "timezone": validate_timezone(get("timezone", "").strip() or default_timezone),
-                "is_active": _bool(active, "is_active") if active else True,
-                "min_notice_minutes": _int(notice, "min_notice_minutes") if notice else 0,
-                "max_advance_days": _int(advance, "max_advance_days") if advance else None,
-                "created_at": _optional_instant(get("created_at", ""), "created_at") or now,
-                "updated_at": _optional_instant(get("updated_at", ""), "updated_at") or now,
-            },
-            row.line,
-        )
+        values: dict[str, Any] = {"slug": slug, "name": _validate_name(v["name"])}
+        cells = {k: (get(k) or "").strip() for k in _EXCHANGE_OPTIONAL}
+        if cells["timezone"]:
+            values["timezone"] = validate_timezone(cells["timezone"])
+        if cells["is_active"]:
+            values["is_active"] = _bool(cells["is_active"], "is_active")
+        if cells["min_notice_minutes"]:
+            values["min_notice_minutes"] = _int(cells["min_notice_minutes"], "min_notice_minutes")
+        if "max_advance_days" in v:  # an empty cell: no limit
+            advance = cells["max_advance_days"]
+            values["max_advance_days"] = _int(advance, "max_advance_days") if advance else None
+        for stamp in ("created_at", "updated_at"):
+            if cells[stamp]:
+                values[stamp] = _instant(cells[stamp], stamp)
+        return uuid, values, row.line
 
     items, small = _collect(stream, "exchanges", parse)
     current = list(session.scalars(select(Exchange)))
@@ -1074,10 +1123,18 @@ def import_exchanges(
                 line, f"exchange {values['slug']!r} exists with another uuid ({other.uuid})"
             )
         mine = by_uuid.get(uuid) if uuid is not None else None
-        if mine is not None and mine.timezone != values["timezone"] and _has_slots(session, mine):
+        zone = values.get("timezone")
+        if mine is not None and zone not in (None, mine.timezone) and _has_slots(session, mine):
             small.problems.add(line, f"{mine.slug} has slots: its timezone cannot change")
     small.problems.raise_if_any()
-    return _apply(session, "exchanges", Exchange, items, dry_run)
+    defaults = {
+        "timezone": validate_timezone(default_timezone),
+        "is_active": True,
+        "min_notice_minutes": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return _apply(session, "exchanges", Exchange, items, dry_run, defaults)
 
 
 def _has_slots(session: Session, exchange: Exchange) -> bool:
