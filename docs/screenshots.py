@@ -1,0 +1,104 @@
+"""Render terminal screenshots of real slotctl commands as SVG files in ``docs/img/``.
+
+Run from the repository root (needs nothing but slotctl's own dependencies)::
+
+    python docs/screenshots.py
+
+It builds the demo (``slotctl demo``) in a temporary SQLite database with the
+clock frozen at ``SLOTCTL_NOW=2027-03-10T10:00:00+00:00``, runs each command
+below as a fresh process with colour forced on and a 100-column terminal, and
+records the ANSI output with Rich's SVG export. Nothing outside the temporary
+directory is read or written except the SVG files; the user's own database and
+configuration are never touched.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+HERE = Path(__file__).resolve().parent
+IMAGES = HERE / "img"
+WIDTH = 100
+NOW = "2027-03-10T10:00:00+00:00"
+
+# (file name, arguments after `slotctl`)
+SHOTS: list[tuple[str, list[str]]] = [
+    ("calendar-month.svg", ["slots", "calendar", "downtown", "--month", "2027-03"]),
+    ("calendar-week.svg", ["slots", "calendar", "downtown", "--week", "2027-03-22"]),
+    ("stats.svg", ["stats"]),
+]
+
+
+def environment(workdir: Path) -> dict[str, str]:
+    """A clean environment: private data and config directories, frozen clock, colour on."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("SLOTCTL_") and name not in ("NO_COLOR", "COLUMNS", "LINES")
+    }
+    env.update(
+        HOME=str(workdir),
+        XDG_DATA_HOME=str(workdir / "data"),
+        XDG_CONFIG_HOME=str(workdir / "config"),
+        SLOTCTL_NOW=NOW,
+        FORCE_COLOR="1",
+        TERM="xterm-256color",
+        COLUMNS=str(WIDTH),
+        LINES="50",
+    )
+    return env
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path) -> str:
+    """Run ``slotctl ARGS`` and return what it printed (stdout, then stderr)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "slotctl", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"`slotctl {' '.join(args)}` exited {result.returncode}:\n{result.stderr}")
+    return result.stdout + result.stderr
+
+
+def to_svg(ansi: str, title: str) -> str:
+    console = Console(
+        record=True,
+        width=WIDTH,
+        force_terminal=True,
+        color_system="truecolor",
+        file=io.StringIO(),
+        legacy_windows=False,
+    )
+    console.print(Text.from_ansi(ansi.rstrip("\n")), soft_wrap=True)
+    return console.export_svg(title=title)
+
+
+def main() -> int:
+    IMAGES.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="slotctl-shots-") as name:
+        workdir = Path(name)
+        env = environment(workdir)
+        run(["demo"], env, workdir)
+        for filename, args in SHOTS:
+            title = "$ slotctl " + " ".join(args)
+            svg = to_svg(run(args, env, workdir), title)
+            (IMAGES / filename).write_text(svg, encoding="utf-8", newline="\n")
+            print(f"Wrote {IMAGES / filename}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
