@@ -119,7 +119,8 @@ def _listing(filters: Filters, fmt: OutputFormat, title: str) -> None:
     _print(page.records, fmt, title)
     if page.more:
         notice(
-            f"Showing the first {filters.limit} bookings; use --limit N (0 for all) to see more."
+            f"Showing the {'latest' if filters.when == 'history' else 'first'} {filters.limit}"
+            " bookings; use --limit N (0 for all) to see more."
         )
 
 
@@ -171,7 +172,7 @@ app.command("history")(
     _query_command(
         "history",
         "Past bookings",
-        """Bookings whose slot has started, most recent first.
+        """Bookings whose slot has started, in slot order; --limit keeps the most recent.
 
     \b
     Example:

@@ -547,7 +547,8 @@ def _query(session: Session, filters: Filters) -> Select[Any]:
 
 
 def list_bookings(session: Session, filters: Filters) -> BookingPage:
-    """Bookings by their slot's start, then creation (history: most recent first)."""
+    """Bookings by their slot's start, then creation. History keeps that order too, but
+    a ``limit`` keeps its most recent bookings (the ones fetched first)."""
     if filters.limit is not None and filters.limit < 0:
         raise InvalidValue("--limit cannot be negative")
     query = _query(session, filters)
@@ -556,6 +557,8 @@ def list_bookings(session: Session, filters: Filters) -> BookingPage:
     rows = session.execute(query).all()
     more = bool(filters.limit) and len(rows) > (filters.limit or 0)
     rows = rows[: filters.limit] if filters.limit else rows
+    if filters.when == "history":  # fetched most recent first; listed in slot order
+        rows = rows[::-1]
     return BookingPage(
         [booking_record(b, s, e.slug, e.timezone) for b, s, e in rows],
         more,
