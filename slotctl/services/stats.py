@@ -216,6 +216,8 @@ def _medians(
     bounds = _bounds(dialect, span)
     params = _params(span, one)
     if dialect == "postgresql":
+        # Two sorts of every lead time: let them happen in memory (this transaction only).
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
         sql = (
             f"SELECT s.exchange_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY {lead}) {source}"
             " GROUP BY GROUPING SETS ((s.exchange_id), ())"
