@@ -281,3 +281,69 @@ def test_overlapping_expiry_runs_expire_each_booking_once(
     assert db.scalar("SELECT count(*) FROM bookings WHERE status = 'cancelled'") == 200
     assert db.scalar("SELECT sum(current_bookings) FROM time_slots") == 0
     assert db.scalar("SELECT count(*) FROM booking_events WHERE actor = 'system'") == 200
+
+
+def test_imports_racing_bookers_never_overbook(
+    db: Any, cli: Any, monkeypatch: Any, tmp_path: Any
+) -> None:
+    """Booking imports land while 8 processes book, cancel and move on the same slots:
+    capacity holds and counters stay exact; each import is applied whole (exit 0) or
+    refused whole as overbooking (exit 5), never half, never 'locked'."""
+    import subprocess
+    import sys
+    import threading
+    import uuid
+
+    monkeypatch.setenv("SLOTCTL_NOW", NOW)
+    _setup(cli)
+    slots = [uuid_ for (uuid_,) in db.query("SELECT uuid FROM time_slots ORDER BY starts_at")]
+    files: dict[str, list[tuple[str, str]]] = {}
+    for n in range(3):
+        rows = [(str(uuid.uuid4()), f"BK-IMP{n}{k}") for k in range(len(slots))]
+        lines = ["uuid,reference,slot,customer_name,customer_email,status"]
+        lines += [
+            f"{u},{ref},{slot},Imported,imp{n}.{k}@example.com,confirmed"
+            for k, ((u, ref), slot) in enumerate(zip(rows, slots, strict=True))
+        ]
+        path = tmp_path / f"import{n}.csv"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        files[str(path)] = rows
+    env = {**os.environ, "SLOTCTL_DATABASE_URL": db.url, "SLOTCTL_NOW": NOW}
+    outcomes: dict[str, subprocess.CompletedProcess[str]] = {}
+
+    def run_imports() -> None:
+        time.sleep(1.5)  # the bookers are under way
+        runs = {
+            path: subprocess.Popen(
+                [sys.executable, "-m", "slotctl", "bookings", "import", path],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for path in files
+        }
+        for path, run in runs.items():
+            out, err = run.communicate(timeout=120)
+            outcomes[path] = subprocess.CompletedProcess(run.args, run.returncode, out, err)
+
+    importer = threading.Thread(target=run_imports)
+    importer.start()
+    reports = _hammer(db.url, broken=False)
+    importer.join()
+    stored = {ref for (ref,) in db.query("SELECT reference FROM bookings")}
+    imported = []
+    for path, result in outcomes.items():
+        assert result.returncode in (0, 5), (result.returncode, result.stderr)
+        present = {ref for _, ref in files[path]} & stored
+        if result.returncode == 0:
+            assert present == {ref for _, ref in files[path]}, result.stderr
+            imported.extend(ref for _, ref in files[path])
+        else:
+            assert "overbook" in result.stderr, result.stderr
+            assert present == set(), "a refused import wrote something"
+    for report in reports:  # the imported bookings count as created for the checks
+        report["created"] = [*report["created"]]
+    reports.append({"created": imported, "errors": [], "refused": 0, "attempts": 0})
+    assert _violations(db, reports) == []
+    assert cli("doctor").exit_code == 0

@@ -395,13 +395,13 @@ def _in(values: Sequence[str]) -> str:
     return ", ".join(f"'{value}'" for value in values)
 
 
-def _lock(session: Session, *tables: str) -> None:
-    """PostgreSQL: keep concurrent writers off these tables until the import commits, so
-    the checks stay true (SQLite's IMMEDIATE transaction already holds the write lock)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.connection().exec_driver_sql(
-            f"LOCK TABLE {', '.join(tables)} IN SHARE ROW EXCLUSIVE MODE"
-        )
+def _lock_slots(stage: _Stage, ids: str) -> None:
+    """PostgreSQL: lock these slots (in id order, as ``bookings move`` does) until the
+    import commits: seats are taken and released only under a slot's row lock, so the
+    checks stay true while bookers wait. SQLite's IMMEDIATE transaction already holds
+    the database's write lock."""
+    if not stage.sqlite:
+        stage.sql(f"SELECT id FROM time_slots WHERE id IN ({ids}) ORDER BY id FOR UPDATE")
 
 
 # Bookings ---------------------------------------------------------------------------------
@@ -601,7 +601,7 @@ def import_bookings(
     # its value (created_at and updated_at also when their cell is empty).
     updatable = [c for c in _BOOKING_COLUMNS if c in header]
     st = stage.name
-    _lock(session, "time_slots", "bookings")
+    _lock_slots(stage, f"SELECT slot_id FROM {st}")
     # With no booking in the database (a fresh import), the checks against it are skipped.
     has_bookings = bool(stage.sql("SELECT 1 FROM bookings LIMIT 1"))
     if not stage.unique_index("uuid"):
@@ -611,6 +611,8 @@ def import_bookings(
             f"UPDATE {st} SET existing_id = b.id, old_status = b.status,"
             f" old_slot_id = b.time_slot_id FROM bookings b WHERE b.uuid = {st}.uuid"
         )
+        # A booking the file moves elsewhere releases a seat in its old slot: lock that too.
+        _lock_slots(stage, f"SELECT old_slot_id FROM {st} WHERE old_slot_id IS NOT NULL")
         if "status" not in header:  # a booking keeps its status when the file has none
             stage.sql(f"UPDATE {st} SET status = old_status WHERE existing_id IS NOT NULL")
     _check_references(stage, problems, has_bookings)
@@ -715,12 +717,18 @@ def import_bookings(
         " WHERE existing_id IS NULL ORDER BY line",
         [stamp, stamp],
     )
-    # The new rows are exactly those above the old maximum id: the import holds the write
-    # lock (SQLite) or a lock that keeps other writers of bookings out (PostgreSQL).
+    # SQLite: the new rows are exactly those above the old maximum id (the import holds
+    # the write lock). PostgreSQL: bookers insert concurrently, so by uuid.
+    new_rows = (
+        f"FROM bookings WHERE id > {int(before)}"
+        if stage.sqlite
+        else f"FROM bookings JOIN {st} st ON st.uuid = bookings.uuid"
+        f" WHERE st.existing_id IS NULL AND bookings.id > {int(before)}"
+    )
     _events(
         stage,
-        "SELECT id AS booking_id, CAST(NULL AS TEXT) AS from_status, status AS to_status"
-        f" FROM bookings WHERE id > {int(before)}",
+        "SELECT bookings.id AS booking_id, CAST(NULL AS TEXT) AS from_status,"
+        f" bookings.status AS to_status {new_rows}",
         stamp,
         actor,
     )
@@ -899,9 +907,9 @@ def import_slots(session: Session, stream: IO[str], *, dry_run: bool = False) ->
         )
     )
     st = stage.name
-    _lock(session, "time_slots", "bookings")
     stage.sql(f"CREATE INDEX {st}_uuid ON {st} (uuid)")
     stage.sql(f"UPDATE {st} SET existing_id = s.id FROM time_slots s WHERE s.uuid = {st}.uuid")
+    _lock_slots(stage, f"SELECT existing_id FROM {st} WHERE existing_id IS NOT NULL")
     problems.extend(_duplicates(stage, "uuid", "uuid"))
     date_column = "st.date" if stage.sqlite else "CAST(st.date AS date)"
     rows = stage.sql(
