@@ -45,7 +45,7 @@ from slotctl.db.models import (
     Closure,
     Exchange,
 )
-from slotctl.errors import InvalidFile, InvalidValue
+from slotctl.errors import Conflict, InvalidFile, InvalidValue
 from slotctl.parsing import DAY_NAMES, format_time, parse_time, validate_timezone
 from slotctl.services.export import FIELDS
 from slotctl.tabular import Row, check_header, decode_cell, read_cells, read_rows
@@ -592,14 +592,19 @@ def _missing(column: str) -> Any:
 def import_bookings(
     session: Session, stream: IO[str], *, actor: str, dry_run: bool = False
 ) -> ImportResult:
+    """Import a bookings file (see the module's docstring).
+
+    The checks that need the whole picture (references, a customer's active booking,
+    capacity) are also the database's own constraints, so a file that breaks none of
+    them is written without running them: inside a savepoint, and on a constraint
+    violation, or with bad rows already found, or on a dry run, the checks run as SQL
+    over the staged rows and every bad row is reported, nothing written.
+    """
     now = clock.now()
     problems = Problems("bookings")
     stage = _Stage(session.connection(), "import_bookings", _BOOKING_STAGE)
     header: list[str] = []
     stage.load(_booking_rows(stream, stage, now, problems, header), _BOOKING_PARSED)
-    # Only the columns the file has are compared and updated: a column left out keeps
-    # its value (created_at and updated_at also when their cell is empty).
-    updatable = [c for c in _BOOKING_COLUMNS if c in header]
     st = stage.name
     _lock_slots(stage, f"SELECT slot_id FROM {st}")
     # With no booking in the database (a fresh import), the checks against it are skipped.
@@ -615,52 +620,15 @@ def import_bookings(
         _lock_slots(stage, f"SELECT old_slot_id FROM {st} WHERE old_slot_id IS NOT NULL")
         if "status" not in header:  # a booking keeps its status when the file has none
             stage.sql(f"UPDATE {st} SET status = old_status WHERE existing_id IS NOT NULL")
-    _check_references(stage, problems, has_bookings)
-    stage.sql(f"CREATE INDEX {st}_slot ON {st} (slot_id, line)")
-    active, holding = _in(ACTIVE_STATUSES), _in(SEAT_HOLDING_STATUSES)
-    in_database = (
-        " LEFT JOIN bookings b ON b.time_slot_id = st.slot_id"
-        f" AND b.customer_email = st.customer_email AND b.status IN ({active})"
-        f" AND NOT EXISTS (SELECT 1 FROM {st} o WHERE o.uuid = b.uuid)"
-        if has_bookings
-        else " LEFT JOIN (SELECT CAST(NULL AS INTEGER) AS id, '' AS reference) b ON 0 = 1"
-    )
-    problems.extend(
-        (line, f"{email} already holds an active booking for this slot{where}")
-        for line, email, where in stage.sql(
-            f"SELECT st.line, st.customer_email, CASE WHEN b.id IS NOT NULL"
-            f" THEN ' (' || b.reference || ')' ELSE ' (line ' || CAST(d.first AS TEXT) || ')' END"
-            f" FROM {st} st"
-            f" LEFT JOIN (SELECT slot_id, customer_email, min(line) AS first FROM {st}"
-            f"  WHERE status IN ({active}) GROUP BY slot_id, customer_email) d"
-            "  ON d.slot_id = st.slot_id AND d.customer_email = st.customer_email"
-            f"  AND d.first < st.line{in_database}"
-            f" WHERE st.status IN ({active}) AND (d.first IS NOT NULL OR b.id IS NOT NULL)"
-        )
-    )
-    kept = (
-        "SELECT b.time_slot_id, count(*) AS n FROM bookings b"
-        f" JOIN (SELECT DISTINCT slot_id FROM {st}) t ON t.slot_id = b.time_slot_id"
-        f" WHERE b.status IN ({holding})"
-        f" AND NOT EXISTS (SELECT 1 FROM {st} o WHERE o.uuid = b.uuid) GROUP BY b.time_slot_id"
-        if has_bookings
-        else "SELECT CAST(NULL AS INTEGER) AS time_slot_id, 0 AS n WHERE 0 = 1"
-    )
-    problems.extend(
-        (line, f"would overbook slot {slot}: {capacity} seats, {taken} taken by other bookings")
-        for line, slot, capacity, taken in stage.sql(
-            f"WITH kept AS ({kept}),"
-            " ranked AS (SELECT line, slot_id,"
-            f" row_number() OVER (PARTITION BY slot_id ORDER BY line) AS k FROM {st}"
-            f" WHERE status IN ({holding}) AND slot_id IS NOT NULL)"
-            " SELECT r.line, s.uuid, s.max_capacity, COALESCE(kept.n, 0) FROM ranked r"
-            " JOIN time_slots s ON s.id = r.slot_id"
-            " LEFT JOIN kept ON kept.time_slot_id = r.slot_id"
-            " WHERE r.k + COALESCE(kept.n, 0) > s.max_capacity"
-        )
-    )
-    problems.raise_if_any()
+    if stage.sql(f"SELECT 1 FROM {st} WHERE ref_given = 0 LIMIT 1"):
+        _redraw_references(stage)
+    if problems.count or dry_run:
+        _diagnose_bookings(stage, problems, has_bookings)
+        problems.raise_if_any()
 
+    # Only the columns the file has are compared and updated: a column left out keeps
+    # its value (created_at and updated_at also when their cell is empty).
+    updatable = [c for c in _BOOKING_COLUMNS if c in header]
     result = ImportResult("bookings", dry_run=dry_run)
     if has_bookings:
         differs = " OR ".join(
@@ -685,7 +653,25 @@ def import_bookings(
         stage.drop()
         return result
 
-    stamp = stage.stamp(now)
+    dbapi: Any = stage.connection.dialect.loaded_dbapi
+    stage.sql("SAVEPOINT slotctl_import")
+    try:
+        _write_bookings(stage, result, updatable, stage.stamp(now), actor)
+    except dbapi.IntegrityError as exc:
+        stage.sql("ROLLBACK TO SAVEPOINT slotctl_import")
+        _diagnose_bookings(stage, problems, has_bookings)
+        problems.raise_if_any()
+        message = str(exc).splitlines()[0]
+        raise Conflict(f"the bookings file conflicts with the current data: {message}") from None
+    stage.sql("RELEASE SAVEPOINT slotctl_import")
+    return result  # the staging table goes with the connection (or the commit, on PostgreSQL)
+
+
+def _write_bookings(
+    stage: _Stage, result: ImportResult, updatable: list[str], stamp: Any, actor: str
+) -> None:
+    """Update the changed bookings, insert the new ones, write their events, recount."""
+    st = stage.name
     if result.updated:
         assignments = [
             f"{c} = COALESCE(st.{c}, bookings.{c})" if c in _STAMPS else f"{c} = st.{c}"
@@ -732,8 +718,68 @@ def import_bookings(
         stamp,
         actor,
     )
+    # The capacity check of time_slots refuses a count above capacity: overbooking.
     _recount(stage, f"SELECT slot_id FROM {st} UNION SELECT old_slot_id FROM {st}", stamp)
-    return result  # the staging table goes with the connection (or the commit, on PostgreSQL)
+
+
+def _diagnose_bookings(stage: _Stage, problems: Problems, has_bookings: bool) -> None:
+    """Every row that breaks a reference, a customer's single active booking per slot, or
+    a slot's capacity, with the reason."""
+    st = stage.name
+    if not stage.unique_index("reference"):
+        problems.extend(_duplicates(stage, "reference", "reference"))
+    if has_bookings:
+        problems.extend(
+            (line, f"reference {reference} belongs to another booking ({other})")
+            for line, reference, other in stage.sql(
+                f"SELECT st.line, st.reference, b.uuid FROM {st} st"
+                " JOIN bookings b ON b.reference = st.reference WHERE b.uuid <> st.uuid"
+                f" AND NOT EXISTS (SELECT 1 FROM {st} o WHERE o.uuid = b.uuid)"
+            )
+        )
+    stage.sql(f"CREATE INDEX {st}_slot ON {st} (slot_id, line)")
+    active, holding = _in(ACTIVE_STATUSES), _in(SEAT_HOLDING_STATUSES)
+    in_database = (
+        " LEFT JOIN bookings b ON b.time_slot_id = st.slot_id"
+        f" AND b.customer_email = st.customer_email AND b.status IN ({active})"
+        f" AND NOT EXISTS (SELECT 1 FROM {st} o WHERE o.uuid = b.uuid)"
+        if has_bookings
+        else " LEFT JOIN (SELECT CAST(NULL AS INTEGER) AS id, '' AS reference) b ON 0 = 1"
+    )
+    problems.extend(
+        (line, f"{email} already holds an active booking for this slot{where}")
+        for line, email, where in stage.sql(
+            f"SELECT st.line, st.customer_email, CASE WHEN b.id IS NOT NULL"
+            f" THEN ' (' || b.reference || ')' ELSE ' (line ' || CAST(d.first AS TEXT) || ')' END"
+            f" FROM {st} st"
+            f" LEFT JOIN (SELECT slot_id, customer_email, min(line) AS first FROM {st}"
+            f"  WHERE status IN ({active}) GROUP BY slot_id, customer_email) d"
+            "  ON d.slot_id = st.slot_id AND d.customer_email = st.customer_email"
+            f"  AND d.first < st.line{in_database}"
+            f" WHERE st.status IN ({active}) AND (d.first IS NOT NULL OR b.id IS NOT NULL)"
+        )
+    )
+    kept = (
+        "SELECT b.time_slot_id, count(*) AS n FROM bookings b"
+        f" JOIN (SELECT DISTINCT slot_id FROM {st}) t ON t.slot_id = b.time_slot_id"
+        f" WHERE b.status IN ({holding})"
+        f" AND NOT EXISTS (SELECT 1 FROM {st} o WHERE o.uuid = b.uuid) GROUP BY b.time_slot_id"
+        if has_bookings
+        else "SELECT CAST(NULL AS INTEGER) AS time_slot_id, 0 AS n WHERE 0 = 1"
+    )
+    problems.extend(
+        (line, f"would overbook slot {slot}: {capacity} seats, {taken} taken by other bookings")
+        for line, slot, capacity, taken in stage.sql(
+            f"WITH kept AS ({kept}),"
+            " ranked AS (SELECT line, slot_id,"
+            f" row_number() OVER (PARTITION BY slot_id ORDER BY line) AS k FROM {st}"
+            f" WHERE status IN ({holding}) AND slot_id IS NOT NULL)"
+            " SELECT r.line, s.uuid, s.max_capacity, COALESCE(kept.n, 0) FROM ranked r"
+            " JOIN time_slots s ON s.id = r.slot_id"
+            " LEFT JOIN kept ON kept.time_slot_id = r.slot_id"
+            " WHERE r.k + COALESCE(kept.n, 0) > s.max_capacity"
+        )
+    )
 
 
 def _event_uuid(sqlite: bool, booking_id: str) -> str:
@@ -776,23 +822,6 @@ def _recount(stage: _Stage, slot_ids: str, now: Any) -> None:
         f" WHERE id IN ({slot_ids}) AND current_bookings <> {count}",
         [now],
     )
-
-
-def _check_references(stage: _Stage, problems: Problems, has_bookings: bool) -> None:
-    """Generated references that collide are drawn again; given ones must be unique."""
-    st = stage.name
-    if stage.sql(f"SELECT 1 FROM {st} WHERE ref_given = 0 LIMIT 1"):
-        _redraw_references(stage)
-    if not stage.unique_index("reference"):
-        problems.extend(_duplicates(stage, "reference", "reference"))
-    if has_bookings:
-        problems.extend(
-            (line, f"reference {reference} belongs to another booking ({other})")
-            for line, reference, other in stage.sql(
-                f"SELECT st.line, st.reference, b.uuid FROM {st} st"
-                " JOIN bookings b ON b.reference = st.reference WHERE b.uuid <> st.uuid"
-            )
-        )
 
 
 def _redraw_references(stage: _Stage) -> None:
