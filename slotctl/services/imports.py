@@ -11,7 +11,8 @@ each row is parsed and checked on its own, then *staged* into a temporary
 table (``executemany`` on SQLite, ``COPY`` on PostgreSQL), and the checks that
 need the whole picture — duplicates, unknown slots, overlaps, capacity — and
 the writes are set-based SQL over that table. Memory stays flat whatever the
-file's size. Exchanges, hours and closures are small by nature and go through
+file's size. (Booking import writes in a savepoint and runs its whole-file
+checks only when a constraint refuses the write: see :func:`import_bookings`.) Exchanges, hours and closures are small by nature and go through
 the ORM with the same validation as the commands that create them.
 
 Derived columns (a booking's exchange and times, a slot's counters, seats and
