@@ -1366,3 +1366,31 @@ def test_import_reads_standard_input(
         ("downtown", "Europe/Berlin"),
         ("harbour", "America/New_York"),
     ]
+
+
+def test_a_good_row_repeating_the_uuid_of_a_bad_row_is_reported_too(
+    cli: Any, db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Duplicates are found even when the other copy of the uuid failed for another reason."""
+    small(cli, monkeypatch)
+    slot = slot_uuid(db, "2027-03-15T09:00")
+    same, other = str(uuid.uuid4()), str(uuid.uuid4())
+    path = tmp_path / "bookings.csv"
+    path.write_text(
+        "uuid,slot,customer_name,customer_email\n"
+        f"{same},{slot},Ann,not-an-email\n"  # line 2: bad email
+        f"{same},{slot},Bob,bob@example.com\n"  # line 3: otherwise good
+        f"{other},{uuid.uuid4()},Cy,cy@example.com\n"  # line 4: unknown slot
+        f"{other},{slot},Dee,dee@example.com\n",  # line 5: otherwise good
+        encoding="utf-8",
+    )
+    before = db.snapshot()
+    result = cli("bookings", "import", str(path))
+    assert result.exit_code == 5, result.stderr
+    found = reasons_by_line(problems(result.stderr))
+    assert sorted(found) == [2, 3, 4, 5]
+    assert "email" in found[2]
+    assert f"duplicate uuid {same} (also on line 2)" in found[3]
+    assert "no slot" in found[4]
+    assert f"duplicate uuid {other} (also on line 4)" in found[5]
+    assert db.snapshot() == before

@@ -12,8 +12,9 @@ table (``executemany`` on SQLite, ``COPY`` on PostgreSQL), and the checks that
 need the whole picture — duplicates, unknown slots, overlaps, capacity — and
 the writes are set-based SQL over that table. Memory stays flat whatever the
 file's size. (Booking import writes in a savepoint and runs its whole-file
-checks only when a constraint refuses the write: see :func:`import_bookings`.) Exchanges, hours and closures are small by nature and go through
-the ORM with the same validation as the commands that create them.
+checks only when a constraint refuses the write: see :func:`import_bookings`.)
+Exchanges, hours and closures are small by nature and go through the ORM with
+the same validation as the commands that create them.
 
 Derived columns (a booking's exchange and times, a slot's counters, seats and
 status) are optional and ignored: they are recomputed from the records they
@@ -540,10 +541,16 @@ class _BookingParser:
 
 
 def _booking_rows(
-    stream: IO[str], stage: _Stage, now: datetime, problems: Problems, header: list[str]
+    stream: IO[str],
+    stage: _Stage,
+    now: datetime,
+    problems: Problems,
+    header: list[str],
+    refused: dict[str, int],
 ) -> Iterator[tuple[Any, ...]]:
     """Every good row of a bookings file as a staging tuple, its slot resolved to ids a
-    batch at a time; bad rows go to ``problems``; the file's columns go to ``header``."""
+    batch at a time; bad rows go to ``problems`` (and their uuids to ``refused``, so
+    that a good row repeating one is reported too); the file's columns to ``header``."""
     columns, rows = read_cells(stream, "bookings")
     check_header(columns, FIELDS["bookings"], REQUIRED["bookings"], "bookings")
     header.extend(columns)
@@ -558,10 +565,15 @@ def _booking_rows(
             batch.append(parse(line, cells))
         except InvalidValue as exc:
             problems.add(line, exc.message)
+            uuid = parse.plain(cells, "uuid").lower()
+            if uuid:
+                if uuid in refused:
+                    problems.add(line, f"duplicate uuid {uuid} (also on line {refused[uuid]})")
+                refused.setdefault(uuid, line)
             continue
         if len(batch) >= BATCH:
-            yield from _with_slots(batch, slots, stage, problems)
-    yield from _with_slots(batch, slots, stage, problems)
+            yield from _with_slots(batch, slots, stage, problems, refused)
+    yield from _with_slots(batch, slots, stage, problems, refused)
 
 
 def _with_slots(
@@ -569,6 +581,7 @@ def _with_slots(
     slots: dict[str, tuple[int, int]],
     stage: _Stage,
     problems: Problems,
+    refused: dict[str, int],
 ) -> Iterator[tuple[Any, ...]]:
     """The batch's rows with ``(slot_id, exchange_id)`` appended (a cache of known slots
     saves the lookups); rows whose slot does not exist are reported. Empties the batch."""
@@ -581,6 +594,7 @@ def _with_slots(
         found = slots.get(row[4])
         if found is None:
             problems.add(row[0], f"no slot with uuid {row[4]}")
+            refused.setdefault(row[1], row[0])
             continue
         yield (*row, *found)
     batch.clear()
@@ -605,8 +619,10 @@ def import_bookings(
     problems = Problems("bookings")
     stage = _Stage(session.connection(), "import_bookings", _BOOKING_STAGE)
     header: list[str] = []
-    stage.load(_booking_rows(stream, stage, now, problems, header), _BOOKING_PARSED)
+    refused: dict[str, int] = {}
+    stage.load(_booking_rows(stream, stage, now, problems, header, refused), _BOOKING_PARSED)
     st = stage.name
+    _repeated_refused(stage, refused, problems)
     _lock_slots(stage, f"SELECT slot_id FROM {st}")
     # With no booking in the database (a fresh import), the checks against it are skipped.
     has_bookings = bool(stage.sql("SELECT 1 FROM bookings LIMIT 1"))
@@ -666,6 +682,19 @@ def import_bookings(
         raise Conflict(f"the bookings file conflicts with the current data: {message}") from None
     stage.sql("RELEASE SAVEPOINT slotctl_import")
     return result  # the staging table goes with the connection (or the commit, on PostgreSQL)
+
+
+def _repeated_refused(stage: _Stage, refused: dict[str, int], problems: Problems) -> None:
+    """Good rows whose uuid a bad row also has are duplicates too."""
+    wanted = list(refused)
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        for line, uuid in stage.sql(
+            f"SELECT line, uuid FROM {stage.name} WHERE uuid IN ({marks})", chunk
+        ):
+            first, second = sorted((line, refused[uuid]))
+            problems.add(second, f"duplicate uuid {uuid} (also on line {first})")
 
 
 def _write_bookings(
