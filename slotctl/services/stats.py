@@ -207,10 +207,11 @@ def _booking_groups(
 
 
 def _medians(
-    session: Session, dialect: str, span: Period, one: Exchange | None
+    session: Session, dialect: str, span: Period, one: Exchange | None, counts: dict[int, int]
 ) -> dict[int | None, float]:
     """Median lead time (hours from booking to the slot's start), overall (key None)
-    and per exchange, over every booking of the period's slots."""
+    and per exchange, over every booking of the period's slots (``counts``: how many
+    there are per exchange)."""
     lead = _LEAD_HOURS[dialect]
     source = f"FROM time_slots s JOIN bookings b ON b.time_slot_id = s.id WHERE {_where(one)}"
     bounds = _bounds(dialect, span)
@@ -228,30 +229,43 @@ def _medians(
             for key, value in rows
             if value is not None
         }
-    # SQLite has no percentile: rank the lead times with window functions and keep
-    # the one or two middle rows (per exchange, then once more over all of them).
-    per_exchange = (
-        f"SELECT exchange_id, avg(lead) FROM (SELECT s.exchange_id, {lead} AS lead,"
-        " row_number() OVER (PARTITION BY s.exchange_id ORDER BY"
-        f" {lead}) AS n, count(*) OVER (PARTITION BY s.exchange_id) AS total {source})"
-        " WHERE n IN ((total + 1) / 2, (total + 2) / 2) GROUP BY exchange_id"
+    # SQLite has no percentile function. The lead times are written once, sorted by
+    # exchange and lead, to a temporary table whose rowids are then the sorted positions;
+    # a second, sorted by lead alone, gives the overall median. Counts are known.
+    session.execute(text("DROP TABLE IF EXISTS temp.slotctl_leads"))
+    session.execute(text("DROP TABLE IF EXISTS temp.slotctl_all_leads"))
+    session.execute(
+        text(
+            f"CREATE TEMP TABLE slotctl_leads AS SELECT s.exchange_id AS exchange_id,"
+            f" {lead} AS lead {source} ORDER BY s.exchange_id, lead"
+        ).bindparams(*bounds),
+        params,
     )
-    medians: dict[int | None, float] = {
-        int(key): float(value)
-        for key, value in session.execute(text(per_exchange).bindparams(*bounds), params)
-    }
+    medians: dict[int | None, float] = {}
+    start = 1
+    for exchange_id in sorted(k for k, n in counts.items() if n):
+        medians[exchange_id] = _middle(session, "slotctl_leads", start, counts[exchange_id])
+        start += counts[exchange_id]
+    total = sum(counts.values())
     if len(medians) == 1:
         medians[None] = next(iter(medians.values()))
-    elif medians:
-        overall = (
-            f"SELECT avg(lead) FROM (SELECT {lead} AS lead, row_number() OVER (ORDER BY {lead})"
-            f" AS n, count(*) OVER () AS total {source}) WHERE n IN ((total + 1) / 2,"
-            " (total + 2) / 2)"
-        )
-        value = session.execute(text(overall).bindparams(*bounds), params).scalar()
-        if value is not None:
-            medians[None] = float(value)
+    elif total:
+        everything = "SELECT lead FROM slotctl_leads ORDER BY lead"
+        session.execute(text(f"CREATE TEMP TABLE slotctl_all_leads AS {everything}"))
+        medians[None] = _middle(session, "slotctl_all_leads", 1, total)
+        session.execute(text("DROP TABLE temp.slotctl_all_leads"))
+    session.execute(text("DROP TABLE temp.slotctl_leads"))
     return medians
+
+
+def _middle(session: Session, table: str, start: int, count: int) -> float:
+    """The median of ``count`` sorted values stored from rowid ``start`` on."""
+    low, high = start + (count - 1) // 2, start + count // 2
+    value = session.execute(
+        text(f"SELECT avg(lead) FROM {table} WHERE rowid IN (:low, :high)"),
+        {"low": low, "high": high},
+    ).scalar()
+    return float(value or 0)
 
 
 # The record -----------------------------------------------------------------------------
@@ -330,7 +344,8 @@ def stats(
             for target in (outcomes, exchange_outcomes[exchange_id]):
                 target.counts[status] += count
                 target.expired += expired
-        medians = _medians(session, dialect, span, one)
+        counts = {key: sum(o.counts.values()) for key, o in exchange_outcomes.items()}
+        medians = _medians(session, dialect, span, one, counts)
 
     by_weekday = []
     for weekday, usage in enumerate(weekdays):
