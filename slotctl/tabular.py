@@ -127,6 +127,9 @@ def read_cells(
                     continue
                 yield line, f"has {len(cells)} fields, the header has {width}"
                 continue
+            if "\x00" in "".join(cells):  # PostgreSQL cannot store it; nobody means it
+                yield line, "contains a NUL character"
+                continue
             yield line, cells
 
     return columns, rows()

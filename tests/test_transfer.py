@@ -1394,3 +1394,90 @@ def test_a_good_row_repeating_the_uuid_of_a_bad_row_is_reported_too(
     assert "no slot" in found[4]
     assert f"duplicate uuid {other} (also on line 4)" in found[5]
     assert db.snapshot() == before
+
+
+def test_blank_reference_and_status_cells_keep_what_the_booking_has(
+    cli: Any, db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An empty cell is not an instruction: a booking keeps its reference and its (final)
+    status, and importing the file twice changes nothing."""
+    small(cli, monkeypatch)
+    made = book(cli, "downtown@2027-03-15T09:00", "Ann", "ann@example.com", "--confirm")
+    ok(cli("bookings", "cancel", made["reference"]))
+    exported = tmp_path / "bookings.csv"
+    ok(cli("bookings", "export", "-o", str(exported)))
+    rows = rows_of(exported)
+    rows[0]["reference"] = ""
+    rows[0]["status"] = ""
+    edited = write_rows(tmp_path / "edited.csv", header_of(exported), rows)
+    before = db.snapshot()
+    for _ in range(2):
+        result = ok(cli("bookings", "import", str(edited), "-f", "json")).json()
+        assert (result["updated"], result["unchanged"]) == (0, 1), result
+    assert db.snapshot() == before
+    assert db.query("SELECT reference, status FROM bookings") == [(made["reference"], "cancelled")]
+
+
+def test_a_new_booking_with_a_blank_status_is_pending(
+    cli: Any, db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    small(cli, monkeypatch)
+    slot = slot_uuid(db, "2027-03-15T09:00")
+    path = tmp_path / "bookings.csv"
+    path.write_text(
+        f"slot,customer_name,customer_email,status\n{slot},Ann,ann@example.com,\n",
+        encoding="utf-8",
+    )
+    ok(cli("bookings", "import", str(path)))
+    assert db.query("SELECT status FROM bookings") == [("pending",)]
+    assert seats(db, slot) == 1
+
+
+def test_a_nul_character_is_a_bad_row_not_a_crash(
+    cli: Any, db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    small(cli, monkeypatch)
+    slot = slot_uuid(db, "2027-03-15T09:00")
+    path = tmp_path / "bookings.csv"
+    path.write_text(
+        f'slot,customer_name,customer_email,notes\n{slot},Ann,ann@example.com,"a\x00b"\n',
+        encoding="utf-8",
+    )
+    result = cli("bookings", "import", str(path))
+    assert result.exit_code == 5, result.stderr
+    assert problems(result.stderr) == [(2, "contains a NUL character")]
+    assert db.scalar("SELECT count(*) FROM bookings") == 0
+
+
+def test_swapping_two_slots_in_one_file_is_a_conflict_not_a_crash(
+    cli: Any, db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The final state is valid but the database checks uniqueness row by row: exit 4,
+    with the database's reason, and nothing changes."""
+    small(cli, monkeypatch)
+    exported = tmp_path / "slots.csv"
+    ok(cli("slots", "export", "-o", str(exported)))
+    rows = rows_of(exported)[:2]
+    for key in ("starts_at", "ends_at"):
+        rows[0][key], rows[1][key] = rows[1][key], rows[0][key]
+    columns = ["uuid", "exchange", "starts_at", "ends_at", "max_capacity"]
+    edited = write_rows(
+        tmp_path / "swap.csv", columns, [{c: row[c] for c in columns} for row in rows]
+    )
+    before = db.snapshot()
+    result = cli("slots", "import", str(edited))
+    assert result.exit_code == 4, (result.exit_code, result.stderr)
+    assert result.stderr.startswith("Error: the file conflicts with the current data")
+    assert db.snapshot() == before
+
+
+def test_csv_listings_quote_a_carriage_return(
+    cli: Any, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small(cli, monkeypatch)
+    book(cli, "downtown@2027-03-15T09:00", "Ann", "ann@example.com", "--notes=cr\rx")
+    listed = ok(cli("bookings", "list", "-f", "csv")).stdout
+    rows = list(csv.reader(io.StringIO(listed, newline="")))
+    assert len(rows) == 2
+    assert len(rows[1]) == len(rows[0])
+    assert rows[1][rows[0].index("notes")] == "cr\rx"

@@ -8,6 +8,7 @@ Diagnostics go to stderr through :func:`notice` and :func:`error`.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import sys
@@ -55,10 +56,19 @@ def csv_cell(value: Any) -> str:
 
 
 def write_csv(records: Iterable[Record], columns: Sequence[str], out: IO[str]) -> None:
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    for record in records:
-        writer.writerow([csv_cell(record.get(column)) for column in columns])
+    """Rows ending in LF, quoted as the exports are: a cell with a comma, a quote, LF or
+    CR is quoted (``csv.writer`` quotes CR only when it is in the line terminator, so
+    rows are written with CRLF and their terminator rewritten)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    rows: Iterable[Sequence[str]] = (
+        [csv_cell(record.get(column)) for column in columns] for record in records
+    )
+    for row in (list(columns), *rows):
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(row)
+        out.write(buffer.getvalue()[:-2] + "\n")
 
 
 def _cell(value: Any) -> str:

@@ -27,6 +27,7 @@ from sqlalchemy.sql.elements import BindParameter
 from slotctl import clock
 from slotctl.db.bulk import sqlite_datetime
 from slotctl.db.models import Exchange
+from slotctl.errors import Unavailable
 from slotctl.services.exchanges import EXCHANGE_FIELDS
 from slotctl.services.hours import CLOSURE_FIELDS, HOURS_FIELDS
 from slotctl.services.lookup import exchange_by_slug
@@ -69,6 +70,8 @@ class _Dialect:
         self.csv_lines = self.sqlite and neutralise
         self.params: list[BindParameter[Any]] = []
         self.local_offsets: dict[str, str] = {}
+        # Rows in byte order of the slug on both databases, whatever PostgreSQL's collation.
+        self.slug = "e.slug" if self.sqlite else 'e.slug COLLATE "C"'
 
     def utc(self, column: str) -> str:
         if self.sqlite:  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff'; '.000000' only at its end
@@ -142,12 +145,12 @@ def _parts(kind: str, sql: _Dialect, where: str) -> tuple[list[str], str]:
             "e.uuid", "e.slug", t("e.name"), "e.timezone", sql.boolean("e.is_active"),
             "e.min_notice_minutes", "e.max_advance_days", u("e.created_at"), u("e.updated_at"),
         ]  # fmt: skip
-        return columns, f"FROM exchanges e {where} ORDER BY e.slug"
+        return columns, f"FROM exchanges e {where} ORDER BY {sql.slug}"
     if kind == "hours":
         columns = ["h.uuid", "e.slug", "h.weekday", DAY_CASE, "h.opens_at", "h.closes_at"]
         return columns, (
             f"FROM business_hours h JOIN exchanges e ON e.id = h.exchange_id {where}"
-            " ORDER BY e.slug, h.weekday, h.opens_at"
+            f" ORDER BY {sql.slug}, h.weekday, h.opens_at"
         )
     if kind == "closures":
         columns = [
@@ -159,7 +162,7 @@ def _parts(kind: str, sql: _Dialect, where: str) -> tuple[list[str], str]:
         ]
         return columns, (
             f"FROM closures c JOIN exchanges e ON e.id = c.exchange_id {where}"
-            " ORDER BY e.slug, c.starts_on, c.uuid"
+            f" ORDER BY {sql.slug}, c.starts_on, c.uuid"
         )
     starts, ends = sql.local("s.starts_at"), sql.local("s.ends_at")
     if kind == "slots":
@@ -176,7 +179,7 @@ def _parts(kind: str, sql: _Dialect, where: str) -> tuple[list[str], str]:
         ]  # fmt: skip
         return columns, (
             f"FROM time_slots s JOIN exchanges e ON e.id = s.exchange_id {where}"
-            " ORDER BY s.starts_at, e.slug"
+            f" ORDER BY s.starts_at, {sql.slug}"
         )
     columns = [
         "b.uuid", "b.reference", "e.slug", "s.uuid", starts, ends,
@@ -283,6 +286,15 @@ def _sqlite_local_offsets(session: Session, dialect: _Dialect, exchanges: list[E
 
 def write_csv(session: Session, query: Query, out: IO[bytes]) -> int:
     """Write the header and every row to ``out``; the number of rows."""
+    dbapi: Any = session.get_bind().dialect.loaded_dbapi
+    try:
+        return _write_csv(session, query, out)
+    except dbapi.Error as exc:  # the raw driver's errors, as the engine's are mapped
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        raise Unavailable(f"the export failed: {lines[0] if lines else exc}") from exc
+
+
+def _write_csv(session: Session, query: Query, out: IO[bytes]) -> int:
     header = (",".join(query.columns) + "\n").encode()
     out.write(header)
     connection = session.connection()

@@ -47,7 +47,7 @@ from slotctl.db.models import (
     Closure,
     Exchange,
 )
-from slotctl.errors import Conflict, InvalidFile, InvalidValue
+from slotctl.errors import Conflict, InvalidFile, InvalidValue, Unavailable
 from slotctl.parsing import DAY_NAMES, format_time, parse_time, validate_timezone
 from slotctl.services.export import FIELDS
 from slotctl.tabular import Row, check_header, decode_cell, read_cells, read_rows
@@ -250,6 +250,19 @@ def _parsed(
             problems.add(row.line, exc.message)
 
 
+class Refused(Conflict):
+    """A database constraint refused the import's write (exit 4)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the file conflicts with the current data: {reason}")
+        self.reason = reason
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
 class _Stage:
     """A temporary table on the session's connection, filled in batches."""
 
@@ -334,7 +347,12 @@ class _Stage:
         return count
 
     def sql(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run one statement (``?`` placeholders) on the raw connection; its rows."""
+        """Run one statement (``?`` placeholders) on the raw connection; its rows.
+
+        Driver errors become domain errors: a constraint refusing a write is
+        :class:`Refused` (exit 4), a lock or lost connection :class:`Unavailable` (6).
+        """
+        dbapi: Any = self.connection.dialect.loaded_dbapi
         cursor = self.raw.cursor()
         try:
             if not params:
@@ -344,6 +362,10 @@ class _Stage:
             else:
                 cursor.execute(statement.replace("?", "%s"), tuple(params))
             return list(cursor.fetchall()) if cursor.description else []
+        except dbapi.IntegrityError as exc:
+            raise Refused(_first_line(exc)) from exc
+        except dbapi.OperationalError as exc:
+            raise Unavailable(f"the database refused the import: {_first_line(exc)}") from exc
         finally:
             cursor.close()
 
@@ -362,11 +384,10 @@ class _Stage:
 
     def unique_index(self, column: str) -> bool:
         """Index ``column``: unique if its values are (True), else a plain index (False)."""
-        dbapi: Any = self.connection.dialect.loaded_dbapi
         self.sql("SAVEPOINT slotctl_unique")
         try:
             self.sql(f"CREATE UNIQUE INDEX {self.name}_{column} ON {self.name} ({column})")
-        except dbapi.IntegrityError:
+        except Refused:
             self.sql("ROLLBACK TO SAVEPOINT slotctl_unique")
             self.sql(f"CREATE INDEX {self.name}_{column} ON {self.name} ({column})")
             return False
@@ -492,11 +513,13 @@ class _BookingParser:
             return self.fresh_uuids.pop()
         return uuid if _CANONICAL_UUID.match(uuid) else _uuid(uuid)
 
-    def status(self, cells: list[str]) -> str:
+    def status(self, cells: list[str]) -> str | None:
         status = self.plain(cells, "status").lower()
         if status in BOOKING_STATUSES:
             return status
-        status = status.replace("-", "_") or "pending"
+        if not status:
+            return None  # kept for an existing booking, pending for a new one
+        status = status.replace("-", "_")
         if status not in BOOKING_STATUSES:
             raise InvalidValue(f"unknown status {status!r}: use {', '.join(BOOKING_STATUSES)}")
         return status
@@ -635,8 +658,9 @@ def import_bookings(
         )
         # A booking the file moves elsewhere releases a seat in its old slot: lock that too.
         _lock_slots(stage, f"SELECT old_slot_id FROM {st} WHERE old_slot_id IS NOT NULL")
-        if "status" not in header:  # a booking keeps its status when the file has none
-            stage.sql(f"UPDATE {st} SET status = old_status WHERE existing_id IS NOT NULL")
+        # A booking keeps its status when the file gives none (no column, or a blank cell).
+        stage.sql(f"UPDATE {st} SET status = old_status WHERE status IS NULL")
+    stage.sql(f"UPDATE {st} SET status = 'pending' WHERE status IS NULL")
     if stage.sql(f"SELECT 1 FROM {st} WHERE ref_given = 0 LIMIT 1"):
         _redraw_references(stage)
     if problems.count or dry_run:
@@ -652,6 +676,8 @@ def import_bookings(
             [
                 f"(st.{c} IS NOT NULL AND {stage.distinct(f'b.{c}', f'st.{c}')})"
                 if c in _STAMPS
+                else f"(st.ref_given = 1 AND {stage.distinct('b.reference', 'st.reference')})"
+                if c == "reference"
                 else stage.distinct(f"b.{c}", f"st.{c}")
                 for c in updatable
             ]
@@ -670,16 +696,14 @@ def import_bookings(
         stage.drop()
         return result
 
-    dbapi: Any = stage.connection.dialect.loaded_dbapi
     stage.sql("SAVEPOINT slotctl_import")
     try:
         _write_bookings(stage, result, updatable, stage.stamp(now), actor)
-    except dbapi.IntegrityError as exc:
+    except Refused:
         stage.sql("ROLLBACK TO SAVEPOINT slotctl_import")
         _diagnose_bookings(stage, problems, has_bookings)
         problems.raise_if_any()
-        message = str(exc).splitlines()[0]
-        raise Conflict(f"the bookings file conflicts with the current data: {message}") from None
+        raise
     stage.sql("RELEASE SAVEPOINT slotctl_import")
     return result  # the staging table goes with the connection (or the commit, on PostgreSQL)
 
@@ -704,7 +728,12 @@ def _write_bookings(
     st = stage.name
     if result.updated:
         assignments = [
-            f"{c} = COALESCE(st.{c}, bookings.{c})" if c in _STAMPS else f"{c} = st.{c}"
+            f"{c} = COALESCE(st.{c}, bookings.{c})"
+            if c in _STAMPS
+            else "reference = CASE WHEN st.ref_given = 1 THEN st.reference"
+            " ELSE bookings.reference END"
+            if c == "reference"
+            else f"{c} = st.{c}"
             for c in updatable
         ]
         if "updated_at" not in updatable:
