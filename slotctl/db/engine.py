@@ -116,7 +116,8 @@ def _known_revisions() -> tuple[str, ...]:
     return REVISIONS
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of a driver error's message (SQLAlchemy's wrapper or the raw one)."""
     orig = getattr(exc, "orig", None) or exc
     lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
     return lines[0] if lines else type(orig).__name__
@@ -130,9 +131,9 @@ def database_errors(engine: Engine) -> Iterator[None]:
     except SlotctlError:
         raise
     except IntegrityError as exc:
-        raise Conflict(f"the change conflicts with the current data: {_first_line(exc)}") from exc
+        raise Conflict(f"the change conflicts with the current data: {first_line(exc)}") from exc
     except OperationalError as exc:
-        message = _first_line(exc)
+        message = first_line(exc)
         if "locked" in message or "busy" in message:
             raise Unavailable(
                 f"database {describe(engine)} is locked by another process (waited past the "
@@ -142,7 +143,7 @@ def database_errors(engine: Engine) -> Iterator[None]:
             raise Unavailable(f"cannot connect to database {describe(engine)}: {message}") from exc
         raise Unavailable(f"database {describe(engine)} error: {message}") from exc
     except DBAPIError as exc:
-        raise Unavailable(f"database {describe(engine)} error: {_first_line(exc)}") from exc
+        raise Unavailable(f"database {describe(engine)} error: {first_line(exc)}") from exc
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from slotctl import clock
 from slotctl.db.bulk import sqlite_datetime
+from slotctl.db.engine import first_line
 from slotctl.db.models import Exchange
 from slotctl.errors import Unavailable
 from slotctl.services.exchanges import EXCHANGE_FIELDS
@@ -290,8 +291,7 @@ def write_csv(session: Session, query: Query, out: IO[bytes]) -> int:
     try:
         return _write_csv(session, query, out)
     except dbapi.Error as exc:  # the raw driver's errors, as the engine's are mapped
-        lines = [line for line in str(exc).splitlines() if line.strip()]
-        raise Unavailable(f"the export failed: {lines[0] if lines else exc}") from exc
+        raise Unavailable(f"the export failed: {first_line(exc)}") from exc
 
 
 def _write_csv(session: Session, query: Query, out: IO[bytes]) -> int:

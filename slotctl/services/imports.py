@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from slotctl import clock
 from slotctl.db.bulk import sqlite_datetime, uuid4_strings
+from slotctl.db.engine import first_line
 from slotctl.db.models import (
     ACTIVE_STATUSES,
     BOOKING_STATUSES,
@@ -258,11 +259,6 @@ class Refused(Conflict):
         self.reason = reason
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
-
-
 class _Stage:
     """A temporary table on the session's connection, filled in batches."""
 
@@ -363,9 +359,9 @@ class _Stage:
                 cursor.execute(statement.replace("?", "%s"), tuple(params))
             return list(cursor.fetchall()) if cursor.description else []
         except dbapi.IntegrityError as exc:
-            raise Refused(_first_line(exc)) from exc
+            raise Refused(first_line(exc)) from exc
         except dbapi.OperationalError as exc:
-            raise Unavailable(f"the database refused the import: {_first_line(exc)}") from exc
+            raise Unavailable(f"the database refused the import: {first_line(exc)}") from exc
         finally:
             cursor.close()
 
@@ -621,10 +617,6 @@ def _with_slots(
             continue
         yield (*row, *found)
     batch.clear()
-
-
-def _missing(column: str) -> Any:
-    raise InvalidValue(f"{column} is required")
 
 
 def import_bookings(
