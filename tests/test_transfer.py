@@ -1481,3 +1481,49 @@ def test_csv_listings_quote_a_carriage_return(
     assert len(rows) == 2
     assert len(rows[1]) == len(rows[0])
     assert rows[1][rows[0].index("notes")] == "cr\rx"
+
+
+def test_whole_database_commands_refuse_a_bad_folder(
+    cli: Any, db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    small(cli, monkeypatch)
+    a_file = tmp_path / "afile"
+    a_file.write_text("x", encoding="utf-8")
+    result = cli("export", str(a_file))
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == f"Error: {a_file} is a file, not a folder\n"
+    assert a_file.read_text(encoding="utf-8") == "x"
+    (tmp_path / "empty").mkdir()
+    for folder in ("empty", "missing"):
+        result = cli("import", str(tmp_path / folder))
+        assert result.exit_code == 3, result.stderr
+        assert "exchanges.csv" in result.stderr
+
+
+def test_hours_import_takes_one_day_by_name_and_refuses_the_rest(
+    cli: Any, db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    small(cli, monkeypatch)
+    ok(cli("hours", "clear", "downtown"))
+    path = tmp_path / "hours.csv"
+    path.write_text(
+        "exchange,day,opens_at,closes_at\n"
+        "downtown,monday,09:00,12:00\n"
+        "downtown,Sat,10:00,14:00\n"
+        "downtown,monkey,09:00,12:00\n"
+        "downtown,mon-fri,13:00,17:00\n",
+        encoding="utf-8",
+    )
+    result = cli("hours", "import", str(path))
+    assert result.exit_code == 5, result.stderr
+    assert [line for line, _ in problems(result.stderr)] == [4, 5]
+    assert db.scalar("SELECT count(*) FROM business_hours") == 0
+    path.write_text(
+        "exchange,day,opens_at,closes_at\ndowntown,monday,09:00,12:00\ndowntown,Sat,10:00,14:00\n",
+        encoding="utf-8",
+    )
+    ok(cli("hours", "import", str(path)))
+    assert sorted(db.query("SELECT weekday, opens_at FROM business_hours")) == [
+        (0, "09:00"),
+        (5, "10:00"),
+    ]

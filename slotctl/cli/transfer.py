@@ -344,10 +344,13 @@ def export_all(directory: Directory) -> None:
     Example:
       slotctl export backup/
     """
+    from slotctl.errors import InvalidValue
     from slotctl.render import notice
     from slotctl.services import export
 
     state = current()
+    if directory.exists() and not directory.is_dir():
+        raise InvalidValue(f"{directory} is a file, not a folder")
     directory.mkdir(parents=True, exist_ok=True)
     with state.session(readonly=True) as session:
         export.snapshot(session)

@@ -49,8 +49,10 @@ from slotctl.db.models import (
     Exchange,
 )
 from slotctl.errors import Conflict, InvalidFile, InvalidValue, Unavailable
-from slotctl.parsing import DAY_NAMES, format_time, parse_time, validate_timezone
+from slotctl.parsing import format_time, parse_days, parse_time, validate_timezone
+from slotctl.services.exchanges import EXCHANGE_FIELDS
 from slotctl.services.export import FIELDS
+from slotctl.services.records import BOOKING_FIELDS
 from slotctl.tabular import Row, check_header, decode_cell, read_cells, read_rows
 
 REQUIRED: dict[str, Sequence[str | tuple[str, ...]]] = {
@@ -450,19 +452,9 @@ _BOOKING_STAGE = (
     ("changed", "int"),
 )
 _BOOKING_PARSED = 18  # columns the parser fills (slot_id and exchange_id included)
-_BOOKING_COLUMNS = (
-    "reference",
-    "customer_name",
-    "customer_email",
-    "customer_phone",
-    "notes",
-    "status",
-    "created_at",
-    "updated_at",
-    "confirmed_at",
-    "completed_at",
-    "cancelled_at",
-    "cancellation_reason",
+# A booking's own columns: its fields less the uuid and those derived from its slot.
+_BOOKING_COLUMNS = tuple(
+    f for f in BOOKING_FIELDS if f not in ("uuid", "exchange", "slot", "starts_at", "ends_at")
 )
 _STAMPS = ("created_at", "updated_at")
 _REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$")
@@ -1158,14 +1150,7 @@ def _apply(
     return result
 
 
-_EXCHANGE_OPTIONAL = (
-    "timezone",
-    "is_active",
-    "min_notice_minutes",
-    "max_advance_days",
-    "created_at",
-    "updated_at",
-)
+_EXCHANGE_OPTIONAL = tuple(f for f in EXCHANGE_FIELDS if f not in ("uuid", "slug", "name"))
 
 
 def import_exchanges(
@@ -1253,10 +1238,11 @@ def import_hours(session: Session, stream: IO[str], *, dry_run: bool = False) ->
             weekday = _int(weekday_text, "weekday")
             if weekday > 6:
                 raise InvalidValue("weekday: use 0 (Monday) to 6 (Sunday)")
-        elif day_text[:3] in DAY_NAMES:
-            weekday = DAY_NAMES.index(day_text[:3])
         else:
-            raise InvalidValue(f"day: {day_text!r} is not mon..sun")
+            days = parse_days(day_text)  # mon or monday; a range is not one row's day
+            if len(days) != 1:
+                raise InvalidValue(f"day: {day_text!r} names more than one day")
+            weekday = days[0]
         opens = parse_time(v["opens_at"])
         closes = parse_time(v["closes_at"], allow_end_of_day=True)
         if opens >= closes:

@@ -27,6 +27,7 @@ from slotctl import clock
 from slotctl.db.bulk import sqlite_datetime
 from slotctl.db.models import BOOKING_STATUSES, Exchange
 from slotctl.errors import InvalidValue
+from slotctl.parsing import DAY_NAMES
 from slotctl.services.lookup import exchange_by_slug
 from slotctl.services.slots import local_date, local_window
 from slotctl.services.zones import sqlite_offsets
@@ -61,7 +62,6 @@ EXCHANGE_FIELDS = (
     "expired",
     "lead_time_hours_median",
 )
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_DAYS = 30  # the default period: the last 30 days and the next 30
 MAX_DAYS = 3660
 
