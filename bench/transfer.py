@@ -65,9 +65,9 @@ def stamp(sqlite: bool, value: datetime | None) -> Any:
 
 def build(url: str, bookings: int) -> None:
     """A migrated database with the exchanges, slots and bookings described above."""
-    from slotctl.db.bulk import uuid4_strings
     from slotctl.db.engine import make_engine
     from slotctl.db.migrate import upgrade
+    from slotctl.db.models import new_uuids
 
     engine = make_engine(url)
     upgrade(engine)
@@ -81,7 +81,7 @@ def build(url: str, bookings: int) -> None:
             cursor.execute(
                 "INSERT INTO exchanges (uuid, slug, name, timezone, is_active, min_notice_minutes,"
                 f" created_at, updated_at) VALUES ({m}, {m}, {m}, {m}, true, 0, {m}, {m})",
-                (uuid4_strings(1)[0], f"ex{n:02d}", f"Exchange {n}", zone, created, created),
+                (new_uuids(1)[0], f"ex{n:02d}", f"Exchange {n}", zone, created, created),
             )
         slots: list[tuple[Any, ...]] = []
         for n, zone in enumerate(ZONES):
@@ -100,7 +100,7 @@ def build(url: str, bookings: int) -> None:
                             stamp(sqlite, start + timedelta(minutes=30)),
                         )
                     )
-        uuids = uuid4_strings(len(slots))
+        uuids = new_uuids(len(slots))
         cursor.executemany(
             "INSERT INTO time_slots (uuid, exchange_id, date, starts_at, ends_at, max_capacity,"
             f" current_bookings, is_available, created_at, updated_at) VALUES ({m}, {m}, {m}, {m},"
@@ -110,7 +110,7 @@ def build(url: str, bookings: int) -> None:
         per_slot = -(-bookings // len(slots))
         assert per_slot <= CAPACITY, "more bookings than seats"
         batch: list[tuple[Any, ...]] = []
-        booking_uuids = uuid4_strings(bookings)
+        booking_uuids = new_uuids(bookings)
         for n in range(bookings):
             slot = n % len(slots)
             exchange_id, _, starts, _ = slots[slot]

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from slotctl.errors import InvalidValue
+from slotctl.parsing import parse_instant
 
 _frozen: ContextVar[datetime | None] = ContextVar("slotctl_now", default=None)
 
@@ -26,16 +26,7 @@ def now() -> datetime:
     frozen_text = os.environ.get("SLOTCTL_NOW")
     if not frozen_text:
         return datetime.now(UTC)
-    try:
-        value = datetime.fromisoformat(frozen_text)
-    except ValueError:
-        raise InvalidValue(
-            f"SLOTCTL_NOW={frozen_text!r} is not an ISO 8601 instant "
-            "(e.g. 2027-03-22T09:00:00+01:00)"
-        ) from None
-    if value.tzinfo is None:
-        raise InvalidValue(f"SLOTCTL_NOW={frozen_text!r} needs a UTC offset (e.g. +00:00 or Z)")
-    return value.astimezone(UTC)
+    return parse_instant(frozen_text, f"SLOTCTL_NOW={frozen_text!r}")
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""Domain errors. Each carries the exit code of the command contract (CLI.md).
+"""Domain errors. Each carries the exit code of the command contract (docs/cli.md).
 
 Services raise these; the one error map in :mod:`slotctl.cli` turns them into a
 single ``Error: ...`` line on stderr (or a JSON error object) and the exit code.
@@ -10,8 +10,7 @@ from __future__ import annotations
 class SlotctlError(Exception):
     """Base class: an error a user can act on."""
 
-    exit_code = 1
-    code = "error"
+    exit_code, code = 1, "error"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -21,29 +20,25 @@ class SlotctlError(Exception):
 class InvalidValue(SlotctlError):
     """A value that does not parse or is out of range (usage error)."""
 
-    exit_code = 2
-    code = "usage"
+    exit_code, code = 2, "usage"
 
 
 class NotFound(SlotctlError):
     """No such exchange, slot, booking or file."""
 
-    exit_code = 3
-    code = "not_found"
+    exit_code, code = 3, "not_found"
 
 
 class Conflict(SlotctlError):
     """The request conflicts with the current state of the database."""
 
-    exit_code = 4
-    code = "conflict"
+    exit_code, code = 4, "conflict"
 
 
 class InvalidFile(SlotctlError):
     """Rows of an import file fail validation."""
 
-    exit_code = 5
-    code = "invalid_file"
+    exit_code, code = 5, "invalid_file"
 
     def __init__(self, message: str, problems: list[tuple[int, str]] | None = None) -> None:
         super().__init__(message)
@@ -53,5 +48,4 @@ class InvalidFile(SlotctlError):
 class Unavailable(SlotctlError):
     """Database or configuration unavailable (connect, schema, lock, config file)."""
 
-    exit_code = 6
-    code = "unavailable"
+    exit_code, code = 6, "unavailable"

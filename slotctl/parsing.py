@@ -1,4 +1,4 @@
-"""Parsers for the value syntax of CLI.md: days, times, durations, dates.
+"""Parsers for the value syntax of docs/cli.md: days, times, durations, dates.
 
 Pure functions over strings, no I/O and no heavy imports. Every failure raises
 :class:`slotctl.errors.InvalidValue` with a message that names the bad value and
@@ -8,7 +8,7 @@ shows the expected form.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
 from slotctl.errors import InvalidValue
@@ -181,3 +181,17 @@ def validate_timezone(name: str) -> str:
             f"unknown timezone {name!r}: use an IANA name such as Europe/Berlin"
         ) from None
     return name
+
+
+def parse_instant(text: str, what: str) -> datetime:
+    """An ISO 8601 instant with a UTC offset (``2027-03-22T09:00:00+01:00``, ``...Z``), in
+    UTC; ``what`` names the value in the error."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidValue(
+            f"{what} is not an ISO 8601 instant (e.g. 2027-03-22T09:00:00+01:00)"
+        ) from None
+    if value.tzinfo is None:
+        raise InvalidValue(f"{what} needs a UTC offset (e.g. +00:00 or Z)")
+    return value.astimezone(UTC)

@@ -2,7 +2,10 @@
 
 * docs/reference.md is exactly what docs/generate_reference.py renders now;
 * every command of the app has a section there, listing each of its options;
-* every exit code of the command contract (CLI.md: 0-6) is in the guide's table;
+* the command contract, docs/cli.md, names every command of the app with each of
+  its options, lists every record type's fields in the order the code has them,
+  and has the exit codes 0-6 with their JSON codes;
+* every exit code of the contract is in the guide's table;
 * the local links of the docs point at files that exist.
 
 None of these needs a database; together they take well under a second.
@@ -10,7 +13,9 @@ None of these needs a database; together they take well under a second.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import importlib
 import importlib.util
 import re
 import sys
@@ -30,9 +35,11 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 REFERENCE = DOCS / "reference.md"
 GUIDE = DOCS / "guide.md"
+CONTRACT = DOCS / "cli.md"
 REGENERATE = "python docs/generate_reference.py"
 
-# The exit codes of CLI.md, with a word each row of the guide's table must contain.
+# The exit codes of the command contract (docs/cli.md), with a word each row of the
+# exit-code tables (the contract's and the guide's) must contain.
 EXIT_CODES = {
     0: "done",
     1: "unexpected",
@@ -136,16 +143,17 @@ def test_every_option_and_example_is_in_its_section(path: str) -> None:
         assert example.strip() in section, f"{path}: example {example!r} missing"
 
 
-def test_every_exit_code_is_documented_in_the_guide() -> None:
-    guide = GUIDE.read_text(encoding="utf-8")
+@pytest.mark.parametrize("page", ["guide.md", "cli.md"])
+def test_every_exit_code_is_documented(page: str) -> None:
+    text = (DOCS / page).read_text(encoding="utf-8")
     rows = {
         int(match[1]): match[2]
-        for match in re.finditer(r"^\| ([0-9]) \|(.*)\|\s*$", guide, flags=re.MULTILINE)
+        for match in re.finditer(r"^\| ([0-9]) \|(.*)\|\s*$", text, flags=re.MULTILINE)
     }
     missing = sorted(set(EXIT_CODES) - set(rows))
-    assert not missing, f"exit codes missing from the table in docs/guide.md: {missing}"
+    assert not missing, f"exit codes missing from the table in docs/{page}: {missing}"
     for code, word in EXIT_CODES.items():
-        assert word in rows[code].lower(), f"exit code {code}: the guide's row lacks {word!r}"
+        assert word in rows[code].lower(), f"exit code {code}: the row in {page} lacks {word!r}"
     # The JSON error codes the CLI prints are documented with their exit codes.
     assert "`internal`" in rows[1]
     assert "SLOTCTL_DEBUG=1" in rows[1]
@@ -153,14 +161,98 @@ def test_every_exit_code_is_documented_in_the_guide() -> None:
     while stack:
         error = stack.pop()
         stack.extend(error.__subclasses__())
-        assert error.exit_code in rows, f"{error.__name__} exits {error.exit_code}: not in guide"
+        assert error.exit_code in rows, f"{error.__name__} exits {error.exit_code}: not in {page}"
         assert f"`{error.code}`" in rows[error.exit_code], (
-            f"{error.__name__}: JSON code {error.code!r} is not in the guide's row for "
+            f"{error.__name__}: JSON code {error.code!r} is not in the row of docs/{page} for "
             f"exit {error.exit_code}"
         )
 
 
-@pytest.mark.parametrize("page", ["index.md", "guide.md", "reference.md"])
+# The command contract ------------------------------------------------------------------
+
+# Each record type of docs/cli.md (its heading there) and where the code keeps its fields,
+# as "module:attribute" (a tuple of names, or a dataclass whose fields are the names). The
+# record types' fields are in slotctl.records; the stats figures are plain dicts whose keys
+# slotctl.services.stats lists. Where a second copy exists (doctor prints its violations
+# with its own VIOLATION_FIELDS), every place is listed, and each must match the contract.
+RECORD_FIELDS = {
+    "Exchange record": ("slotctl.records:EXCHANGE_FIELDS",),
+    "Shift record": ("slotctl.records:HOURS_FIELDS",),
+    "Closure record": ("slotctl.records:CLOSURE_FIELDS",),
+    "Slot record": ("slotctl.records:SLOT_FIELDS",),
+    "Booking record": ("slotctl.records:BOOKING_FIELDS",),
+    "History entry": ("slotctl.records:HISTORY_FIELDS",),
+    "Violation record": (
+        "slotctl.records:VIOLATION_FIELDS",
+        "slotctl.services.doctor:VIOLATION_FIELDS",
+    ),
+    "Stats record": ("slotctl.services.stats:STATS_FIELDS",),
+    "Stats per exchange": ("slotctl.services.stats:EXCHANGE_FIELDS",),
+}
+# Options a synopsis in docs/cli.md may leave out: every command has them.
+COMMON_OPTIONS = {"--format", "--help"}
+
+
+@cache
+def contract() -> str:
+    return CONTRACT.read_text(encoding="utf-8")
+
+
+def code_fields(where: str) -> tuple[str, ...]:
+    """The field names at ``module:attribute``."""
+    module_name, _, attribute = where.partition(":")
+    found = getattr(importlib.import_module(module_name), attribute, None)
+    if isinstance(found, type) and dataclasses.is_dataclass(found):
+        return tuple(field.name for field in dataclasses.fields(found))
+    if isinstance(found, tuple | list) and all(isinstance(name, str) for name in found):
+        return tuple(found)
+    pytest.fail(
+        f"no field list at {where}: tell tests/test_docs.py where the record's fields live now",
+        pytrace=False,
+    )
+
+
+def documented_fields(heading: str) -> list[str]:
+    """The first column of the table under ``### heading`` in docs/cli.md, in order."""
+    match = re.search(
+        rf"^#{{2,4}} {re.escape(heading)}\n(.*?)(?=^#|\Z)", contract(), flags=re.M | re.S
+    )
+    assert match, f"docs/cli.md has no section '{heading}'"
+    return re.findall(r"^\| `([^`]+)` \|", match[1], flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize("heading", list(RECORD_FIELDS))
+def test_the_contract_lists_every_field_of_each_record_in_order(heading: str) -> None:
+    documented = documented_fields(heading)
+    for where in RECORD_FIELDS[heading]:
+        fields = list(code_fields(where))
+        assert documented == fields, (
+            f"docs/cli.md, '{heading}': the fields are {documented}, {where} has {fields}"
+        )
+
+
+@pytest.mark.parametrize("path", [path for path, _, _ in commands()])
+def test_the_contract_names_every_command_with_its_options(path: str) -> None:
+    text = contract()
+    assert re.search(rf"`{re.escape(path)}(?=[` ])", text), (
+        f"docs/cli.md does not name the command `{path}`"
+    )
+    command = next(command for name, command, _ in commands() if name == path)
+    if isinstance(command, TyperGroup):  # a group's options are in the invocation table
+        where, what = text, "docs/cli.md"
+    else:
+        rows = re.findall(rf"^\| `{re.escape(path)}[ `].*$", text, flags=re.MULTILINE)
+        assert rows, f"docs/cli.md has no table row for `{path}` (its synopsis)"
+        where, what = "\n".join(rows), f"the synopsis of `{path}` in docs/cli.md"
+    for param in command.params:
+        if param.hidden or param.param_type_name != "option":
+            continue
+        for opt in (*param.opts, *param.secondary_opts):
+            if opt.startswith("--") and opt not in COMMON_OPTIONS:
+                assert re.search(rf"{re.escape(opt)}\b", where), f"{opt} is not in {what}"
+
+
+@pytest.mark.parametrize("page", ["index.md", "guide.md", "reference.md", "design.md", "cli.md"])
 def test_local_links_resolve(page: str) -> None:
     text = rendered() if page == "reference.md" else (DOCS / page).read_text(encoding="utf-8")
     anchors = {m[1] for m in re.finditer(r"\]\(#([\w-]+)\)", text)}

@@ -1,4 +1,4 @@
-"""The value syntax of CLI.md: days, times, time ranges, durations, dates, timezones, clock."""
+"""The value syntax of docs/cli.md: days, times, time ranges, durations, dates, timezones, clock."""
 
 from __future__ import annotations
 

@@ -723,7 +723,7 @@ def _ratio(part: int, whole: int) -> float | None:
 
 
 def expected_figures(db: Any, first: date, last: date) -> dict[str, Any]:
-    """The figures of CLI.md computed in Python from the raw rows (an oracle)."""
+    """The figures of docs/cli.md computed in Python from the raw rows (an oracle)."""
     slot_rows = db.query(
         "SELECT s.id, e.slug, e.timezone, s.starts_at, s.max_capacity, s.current_bookings"
         " FROM time_slots s JOIN exchanges e ON e.id = s.exchange_id"

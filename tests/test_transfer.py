@@ -515,13 +515,18 @@ def test_bookings_import_counts_the_seats_the_file_frees_and_takes(
         ("Bob", "pending"),
     ]
 
-    # Ann confirmed again while Bob holds the only seat: refused
+    # Ann confirmed again while Bob holds the only seat: refused twice over, by the
+    # lifecycle (a cancelled booking stays cancelled) and for the seat
     rows[0] |= {"status": "confirmed", "cancelled_at": ""}
     back = write_rows(tmp_path / "back.csv", header, rows)
     before = db.snapshot()
     result = cli("bookings", "import", str(back))
     assert result.exit_code == 5
-    assert [line for line, _ in problems(result.stderr)] == [2]
+    found = problems(result.stderr)
+    assert {line for line, _ in found} == {2}
+    reasons = " | ".join(reason for _, reason in found)
+    assert "cannot go from cancelled to confirmed" in reasons
+    assert "overbook" in reasons
     assert db.snapshot() == before
 
 

@@ -11,12 +11,15 @@ from slotctl.cli.options import (
     Format,
     FromDate,
     OutputFormat,
+    SlotRef,
     Slug,
     ToDate,
     group,
-    required_date,
+    read,
+    write,
 )
 from slotctl.cli.runtime import current
+from slotctl.cli.transfer import BookingsAs, Output, export_records, import_command
 
 if TYPE_CHECKING:
     from slotctl.services.bookings import Filters
@@ -30,6 +33,7 @@ BookingIds = Annotated[
     list[str],
     typer.Argument(metavar="BOOKING", help="References (BK-...), uuids or 8+ character prefixes."),
 ]
+BookingRef = Annotated[str, typer.Argument(metavar="BOOKING", help="Reference, uuid or prefix.")]
 ExchangeFilter = Annotated[
     str | None, typer.Option("--exchange", help="Only this exchange (slug).", show_default=False)
 ]
@@ -50,8 +54,8 @@ Limit = Annotated[int, typer.Option("--limit", help="At most this many (0: no li
 def _print(
     data: Any, fmt: OutputFormat, title: str = "Bookings", empty: str = "no bookings"
 ) -> None:
+    from slotctl.records import BOOKING_FIELDS
     from slotctl.render import emit
-    from slotctl.services.records import BOOKING_FIELDS
 
     emit(
         data,
@@ -69,9 +73,7 @@ def _actor() -> str:
 
 @app.command("create")
 def create(
-    slot: Annotated[
-        str, typer.Argument(metavar="SLOT", help="uuid, prefix or SLUG@YYYY-MM-DDTHH:MM.")
-    ],
+    slot: SlotRef,
     name: Annotated[str, typer.Option("--name", help="The customer's name.", show_default=False)],
     email: Annotated[
         str, typer.Option("--email", help="The customer's email.", show_default=False)
@@ -112,10 +114,8 @@ def _listing(filters: Filters, fmt: OutputFormat, title: str) -> None:
     from slotctl.render import notice
     from slotctl.services.bookings import list_bookings
 
-    state = current()
-    filters.default_timezone = state.settings.default_timezone
-    with state.session(readonly=True) as session:
-        page = list_bookings(session, filters)
+    filters.default_timezone = current().settings.default_timezone
+    page = read(list_bookings, filters)
     _print(page.records, fmt, title)
     if page.more:
         notice(
@@ -138,7 +138,10 @@ def _query_command(when: str | None, title: str, doc: str) -> Any:
     ) -> None:
         from slotctl.services.bookings import Filters
 
-        _listing(Filters(exchange, customer, status, from_, to, limit, when=when), fmt, title)
+        span = Filters(
+            exchange, from_, to, customer=customer, status=status, limit=limit, when=when
+        )
+        _listing(span, fmt, title)
 
     command.__doc__ = doc
     return command
@@ -201,20 +204,21 @@ def day(
     Example:
       slotctl bookings day downtown tomorrow
     """
+    from slotctl.localtime import date_spec
     from slotctl.services.bookings import day_bookings
     from slotctl.services.lookup import exchange_by_slug
 
     with current().session(readonly=True) as session:
         when = None
         if date is not None:
-            when = required_date(date, exchange_by_slug(session, slug).timezone)
+            when = date_spec(date, exchange_by_slug(session, slug).timezone)
         records = day_bookings(session, slug, when)
     _print(records, fmt, "Roster")
 
 
 @app.command("show")
 def show(
-    booking: Annotated[str, typer.Argument(metavar="BOOKING", help="Reference, uuid or prefix.")],
+    booking: BookingRef,
     fmt: Format = OutputFormat.table,
 ) -> None:
     """One booking with its history (the audit trail, oldest first).
@@ -223,13 +227,11 @@ def show(
     Example:
       slotctl bookings show BK-7K3Q9X
     """
+    from slotctl.records import BOOKING_FIELDS
     from slotctl.render import emit
     from slotctl.services.bookings import show_booking
-    from slotctl.services.records import BOOKING_FIELDS
 
-    with current().session(readonly=True) as session:
-        record = show_booking(session, booking)
-    emit(record, fmt.value, columns=(*BOOKING_FIELDS, "history"))
+    emit(read(show_booking, booking), fmt.value, columns=(*BOOKING_FIELDS, "history"))
 
 
 def _transition(
@@ -239,8 +241,7 @@ def _transition(
     from slotctl.services.bookings import BatchRefused, transition
 
     try:
-        with current().session() as session:
-            records = transition(session, action, idents, _actor(), reason=reason)
+        records = write(transition, action, idents, _actor(), reason=reason)
     except BatchRefused as refused:
         emit(
             [o.as_dict() for o in refused.outcomes],
@@ -305,10 +306,8 @@ def cancel(
 
 @app.command("move")
 def move(
-    booking: Annotated[str, typer.Argument(metavar="BOOKING", help="Reference, uuid or prefix.")],
-    slot: Annotated[
-        str, typer.Argument(metavar="SLOT", help="uuid, prefix or SLUG@YYYY-MM-DDTHH:MM.")
-    ],
+    booking: BookingRef,
+    slot: SlotRef,
     fmt: Format = OutputFormat.table,
 ) -> None:
     """Reschedule: the new seat is taken and the old released in one transaction.
@@ -319,9 +318,7 @@ def move(
     """
     from slotctl.services.bookings import move_booking
 
-    with current().session() as session:
-        record = move_booking(session, booking, slot, _actor())
-    _print(record, fmt)
+    _print(write(move_booking, booking, slot, _actor()), fmt)
 
 
 @app.command("expire-pending")
@@ -358,3 +355,40 @@ def expire_pending(
         typer.echo(f"{verb} {count} pending bookings.")
         return
     emit({"expired": count}, fmt.value)
+
+
+@app.command("export")
+def export(
+    exchange: ExchangeFilter = None,
+    from_date: FromDate = None,
+    to_date: ToDate = None,
+    output: Output = None,
+    as_: Annotated[
+        BookingsAs, typer.Option("--as", help="File format: csv, json or ics (iCalendar).")
+    ] = BookingsAs.csv,
+) -> None:
+    """Export bookings by slot start (CSV, JSON, or an iCalendar file), streamed.
+
+    \b
+    Example:
+      slotctl bookings export --exchange downtown --from 2027-03-01 -o bookings.csv
+      slotctl bookings export --as ics -o bookings.ics
+    """
+    export_records("bookings", output, as_, exchange, from_date, to_date)
+
+
+app.command("import")(
+    import_command(
+        "bookings",
+        """Import bookings from CSV (upsert by uuid), keeping slot counters true.
+
+    Required columns: slot (its uuid), customer_name, customer_email; a missing
+    status means pending. Rows that would overbook a slot are refused like bad
+    rows: all are listed with their line numbers (exit 5) and nothing is written.
+
+    \b
+    Example:
+      slotctl bookings import bookings.csv --dry-run
+    """,
+    )
+)

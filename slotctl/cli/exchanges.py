@@ -1,28 +1,38 @@
-"""``slotctl exchanges``: add, list, show, update, remove."""
+"""``slotctl exchanges``: add, list, show, update, remove, export, import."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from slotctl.cli.options import Format, OutputFormat, Slug, Yes, confirm, group
+from slotctl.cli.options import (
+    Format,
+    OutputFormat,
+    Slug,
+    Yes,
+    confirm_after,
+    group,
+    optional,
+    read,
+    write,
+)
 from slotctl.cli.runtime import current
+from slotctl.cli.transfer import As, ExportAs, Output, export_records, import_command
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 app = group("Manage exchanges (the offices).")
 
 MinNotice = Annotated[
-    str | None,
-    typer.Option(
-        "--min-notice", help="Minimum notice before a booking, e.g. 30m, 2h.", show_default=False
-    ),
+    str | None, optional("--min-notice", "Minimum notice before a booking, e.g. 30m, 2h.")
 ]
 MaxAdvance = Annotated[
     str | None,
-    typer.Option(
+    optional(
         "--max-advance",
-        help="How far ahead bookings are taken, in whole days, e.g. 30d; 'none' for unlimited.",
-        show_default=False,
+        "How far ahead bookings are taken, in whole days, e.g. 30d; 'none' for unlimited.",
     ),
 ]
 
@@ -37,8 +47,8 @@ def _max_advance(value: str) -> int | None:
 
 
 def _print(data: object, fmt: OutputFormat) -> None:
+    from slotctl.records import EXCHANGE_FIELDS
     from slotctl.render import emit
-    from slotctl.services.exchanges import EXCHANGE_FIELDS
 
     emit(data, fmt.value, columns=EXCHANGE_FIELDS)  # type: ignore[arg-type]
 
@@ -69,18 +79,16 @@ def add(
     from slotctl.parsing import parse_duration
     from slotctl.services.exchanges import add_exchange
 
-    state = current()
     notice_minutes = parse_duration(min_notice) if min_notice is not None else 0
     advance = _max_advance(max_advance) if max_advance is not None else None
-    with state.session() as session:
-        record = add_exchange(
-            session,
-            slug,
-            name=name,
-            timezone=timezone or state.settings.default_timezone,
-            min_notice_minutes=notice_minutes,
-            max_advance_days=advance,
-        )
+    record = write(
+        add_exchange,
+        slug,
+        name=name,
+        timezone=timezone or current().settings.default_timezone,
+        min_notice_minutes=notice_minutes,
+        max_advance_days=advance,
+    )
     _print(record, fmt)
 
 
@@ -92,13 +100,12 @@ def list_(fmt: Format = OutputFormat.table) -> None:
     Example:
       slotctl exchanges list --format json
     """
+    from slotctl.records import EXCHANGE_FIELDS
     from slotctl.render import emit
-    from slotctl.services.exchanges import EXCHANGE_FIELDS, list_exchanges
+    from slotctl.services.exchanges import list_exchanges
 
-    with current().session(readonly=True) as session:
-        records = list_exchanges(session)
     emit(
-        records,
+        read(list_exchanges),
         fmt.value,
         columns=EXCHANGE_FIELDS,
         title="Exchanges",
@@ -117,9 +124,7 @@ def show(slug: Slug, fmt: Format = OutputFormat.table) -> None:
     """
     from slotctl.services.exchanges import show_exchange
 
-    with current().session(readonly=True) as session:
-        record = show_exchange(session, slug)
-    _print(record, fmt)
+    _print(read(show_exchange, slug), fmt)
 
 
 @app.command("update")
@@ -148,16 +153,15 @@ def update(
     from slotctl.parsing import parse_duration
     from slotctl.services.exchanges import UNSET, update_exchange
 
-    with current().session() as session:
-        record = update_exchange(
-            session,
-            slug,
-            name=name,
-            timezone=timezone,
-            min_notice_minutes=parse_duration(min_notice) if min_notice is not None else None,
-            max_advance_days=_max_advance(max_advance) if max_advance is not None else UNSET,
-            is_active=active,
-        )
+    record = write(
+        update_exchange,
+        slug,
+        name=name,
+        timezone=timezone,
+        min_notice_minutes=parse_duration(min_notice) if min_notice is not None else None,
+        max_advance_days=_max_advance(max_advance) if max_advance is not None else UNSET,
+        is_active=active,
+    )
     _print(record, fmt)
 
 
@@ -174,16 +178,41 @@ def remove(slug: Slug, yes: Yes = False, fmt: Format = OutputFormat.table) -> No
     from slotctl.render import notice
     from slotctl.services.exchanges import plan_removal, remove_exchange
 
-    state = current()
-    if not yes:
-        with state.session(readonly=True) as session:
-            plan = plan_removal(session, slug)
-        confirm(
+    def question(session: Session) -> str:
+        plan = plan_removal(session, slug)
+        return (
             f"Remove exchange {plan.exchange['slug']!r} with its {plan.slots} slots and "
-            f"{plan.bookings} bookings?",
-            yes,
+            f"{plan.bookings} bookings?"
         )
-    with state.session() as session:
-        record = remove_exchange(session, slug)
+
+    confirm_after(question, yes)
+    record = write(remove_exchange, slug)
     notice(f"Removed exchange {record['slug']}.")
     _print(record, fmt)
+
+
+@app.command("export")
+def export(output: Output = None, as_: As = ExportAs.csv) -> None:
+    """Export every exchange (CSV columns: the exchange's JSON fields).
+
+    \b
+    Example:
+      slotctl exchanges export --output exchanges.csv
+    """
+    export_records("exchanges", output, as_)
+
+
+app.command("import")(
+    import_command(
+        "exchanges",
+        """Import exchanges from CSV: update those whose uuid exists, insert the rest.
+
+    Required columns: slug, name. Every row is checked first; bad rows are listed
+    with their line numbers (exit 5) and nothing is written.
+
+    \b
+    Example:
+      slotctl exchanges import exchanges.csv --dry-run
+    """,
+    )
+)

@@ -15,10 +15,18 @@ from slotctl.cli.options import (
     Slug,
     ToDate,
     group,
-    parse_date_option,
-    required_date,
+    read,
+    write,
 )
 from slotctl.cli.runtime import current
+from slotctl.cli.transfer import (
+    As,
+    ExportAs,
+    Output,
+    export_records,
+    import_command,
+    period_export_command,
+)
 
 app = group("Manage business hours, closures and holidays.")
 closures_app = group("Manage closures (dates an exchange is shut).")
@@ -30,15 +38,15 @@ Uuids = Annotated[
 
 
 def _print_hours(records: Any, fmt: OutputFormat, title: str = "Business hours") -> None:
+    from slotctl.records import HOURS_FIELDS
     from slotctl.render import emit
-    from slotctl.services.hours import HOURS_FIELDS
 
     emit(records, fmt.value, columns=HOURS_FIELDS, title=title, empty="no business hours")
 
 
 def _print_closures(records: Any, fmt: OutputFormat, title: str = "Closures") -> None:
+    from slotctl.records import CLOSURE_FIELDS
     from slotctl.render import emit
-    from slotctl.services.hours import CLOSURE_FIELDS
 
     emit(records, fmt.value, columns=CLOSURE_FIELDS, title=title, empty="no closures")
 
@@ -53,9 +61,7 @@ def list_(slug: OptionalSlug = None, fmt: Format = OutputFormat.table) -> None:
     """
     from slotctl.services.hours import list_hours
 
-    with current().session(readonly=True) as session:
-        records = list_hours(session, slug)
-    _print_hours(records, fmt)
+    _print_hours(read(list_hours, slug), fmt)
 
 
 @app.command("add")
@@ -85,9 +91,7 @@ def add(
     from slotctl.services.hours import add_hours
 
     weekdays, shifts = parse_days(days), parse_time_ranges(times)
-    with current().session() as session:
-        records = add_hours(session, slug, weekdays, shifts)
-    _print_hours(records, fmt, "Added shifts")
+    _print_hours(write(add_hours, slug, weekdays, shifts), fmt, "Added shifts")
 
 
 @app.command("set")
@@ -109,9 +113,7 @@ def set_(
     from slotctl.services.hours import set_hours
 
     week = [parse_hours_spec(spec) for spec in specs]
-    with current().session() as session:
-        records = set_hours(session, slug, week)
-    _print_hours(records, fmt)
+    _print_hours(write(set_hours, slug, week), fmt)
 
 
 @app.command("update")
@@ -135,13 +137,13 @@ def update(
       slotctl hours update 3f2a9c1e --closes 18:00
     """
     from slotctl.parsing import parse_time
+    from slotctl.records import HOURS_FIELDS
     from slotctl.render import emit
-    from slotctl.services.hours import HOURS_FIELDS, update_hours
+    from slotctl.services.hours import update_hours
 
     opens_at = parse_time(opens) if opens is not None else None
     closes_at = parse_time(closes, allow_end_of_day=True) if closes is not None else None
-    with current().session() as session:
-        record = update_hours(session, ident, opens=opens_at, closes=closes_at)
+    record = write(update_hours, ident, opens=opens_at, closes=closes_at)
     emit(record, fmt.value, columns=HOURS_FIELDS)
 
 
@@ -155,9 +157,7 @@ def remove(idents: Uuids, fmt: Format = OutputFormat.table) -> None:
     """
     from slotctl.services.hours import remove_hours
 
-    with current().session() as session:
-        records = remove_hours(session, idents)
-    _print_hours(records, fmt, "Removed shifts")
+    _print_hours(write(remove_hours, idents), fmt, "Removed shifts")
 
 
 @app.command("clear")
@@ -179,9 +179,7 @@ def clear(
     from slotctl.services.hours import clear_hours
 
     weekdays = parse_days(day) if day is not None else None
-    with current().session() as session:
-        records = clear_hours(session, slug, weekdays)
-    _print_hours(records, fmt, "Removed shifts")
+    _print_hours(write(clear_hours, slug, weekdays), fmt, "Removed shifts")
 
 
 @app.command("holidays")
@@ -216,6 +214,32 @@ def holidays(
     _print_closures(records, fmt, f"{verb} closures")
 
 
+@app.command("export")
+def export(slug: OptionalSlug = None, output: Output = None, as_: As = ExportAs.csv) -> None:
+    """Export business hours (columns: uuid, exchange, weekday, day, opens_at, closes_at).
+
+    \b
+    Example:
+      slotctl hours export downtown --output hours.csv
+    """
+    export_records("hours", output, as_, slug)
+
+
+app.command("import")(
+    import_command(
+        "hours",
+        """Import business hours from CSV (upsert by uuid); overlapping shifts are refused.
+
+    Required columns: exchange, weekday or day, opens_at, closes_at.
+
+    \b
+    Example:
+      slotctl hours import hours.csv
+    """,
+    )
+)
+
+
 @closures_app.command("add")
 def closures_add(
     slug: Slug,
@@ -239,15 +263,16 @@ def closures_add(
     Example:
       slotctl hours closures add downtown 2027-08-02 2027-08-13 --reason "Renovation"
     """
+    from slotctl.localtime import date_spec, optional_date
+    from slotctl.records import CLOSURE_FIELDS
     from slotctl.render import emit
-    from slotctl.services.hours import CLOSURE_FIELDS, add_closure
+    from slotctl.services.hours import add_closure
     from slotctl.services.lookup import exchange_by_slug
 
-    state = current()
-    with state.session() as session:
+    with current().session() as session:
         timezone = exchange_by_slug(session, slug).timezone
-        starts_on = required_date(from_, timezone)
-        ends_on = parse_date_option(to, timezone)
+        starts_on = date_spec(from_, timezone)
+        ends_on = optional_date(to, timezone)
         record = add_closure(session, slug, starts_on, ends_on, reason)
     emit(record, fmt.value, columns=CLOSURE_FIELDS)
 
@@ -265,13 +290,11 @@ def closures_list(
     Example:
       slotctl hours closures list downtown --from today --to +90d
     """
+    from slotctl.localtime import optional_date
     from slotctl.services.hours import list_closures
 
-    with current().session(readonly=True) as session:
-        records = list_closures(
-            session, slug, from_date=parse_date_option(from_), to_date=parse_date_option(to)
-        )
-    _print_closures(records, fmt)
+    first, last = optional_date(from_), optional_date(to)
+    _print_closures(read(list_closures, slug, from_date=first, to_date=last), fmt)
 
 
 @closures_app.command("remove")
@@ -285,9 +308,34 @@ def closures_remove(
     Example:
       slotctl hours closures remove 9d41c0b2
     """
+    from slotctl.records import CLOSURE_FIELDS
     from slotctl.render import emit
-    from slotctl.services.hours import CLOSURE_FIELDS, remove_closure
+    from slotctl.services.hours import remove_closure
 
-    with current().session() as session:
-        record = remove_closure(session, ident)
-    emit(record, fmt.value, columns=CLOSURE_FIELDS)
+    emit(write(remove_closure, ident), fmt.value, columns=CLOSURE_FIELDS)
+
+
+closures_app.command("export")(
+    period_export_command(
+        "closures",
+        """Export closures (columns: uuid, exchange, starts_on, ends_on, reason).
+
+    \b
+    Example:
+      slotctl hours closures export --output closures.csv
+    """,
+    )
+)
+
+
+closures_app.command("import")(
+    import_command(
+        "closures",
+        """Import closures from CSV (upsert by uuid). Required columns: exchange, starts_on.
+
+    \b
+    Example:
+      slotctl hours closures import closures.csv
+    """,
+    )
+)

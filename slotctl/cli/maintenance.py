@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from slotctl.cli.options import Format, OutputFormat, Yes, confirm
+from slotctl.cli.options import Format, OutputFormat, Yes, confirm, read, write
 from slotctl.cli.runtime import current
 
 
@@ -28,13 +28,10 @@ def doctor(
     from slotctl.render import emit, notice
     from slotctl.services.doctor import VIOLATION_FIELDS, check, repair_counters
 
-    state = current()
     if repair:
-        with state.session() as session:
-            repaired, _ = repair_counters(session)
+        repaired, _ = write(repair_counters)
         notice(f"Repaired {repaired} slot counters.")
-    with state.session(readonly=True) as session:
-        violations = check(session)
+    violations = read(check)
     if not violations:
         if fmt is OutputFormat.table:
             typer.echo("All invariants hold.")
@@ -63,39 +60,27 @@ def demo(
     Example:
       slotctl demo --reset --yes
     """
-    from zoneinfo import ZoneInfo
-
-    from slotctl import clock
+    from slotctl.localtime import today
     from slotctl.render import calendar as draw
     from slotctl.render import emit
     from slotctl.render.stats import show
+    from slotctl.services.calendar import month_overview
     from slotctl.services.demo import build_demo, holds_data, wipe
-    from slotctl.services.slots import month_overview
     from slotctl.services.stats import stats
 
-    state = current()
-    if reset:
-        with state.session(readonly=True) as session:
-            has_data = holds_data(session)
-        if has_data:
-            confirm("Delete everything in the database and build the demo?", yes)
-            with state.session() as session:
-                wipe(session)
-    with state.session() as session:
-        summary = build_demo(session, seed=seed, actor=state.settings.actor)
+    if reset and read(holds_data):
+        confirm("Delete everything in the database and build the demo?", yes)
+        write(wipe)
+    summary = write(build_demo, seed=seed, actor=current().settings.actor)
     if fmt is not OutputFormat.table:
         emit(summary, fmt.value)
         return
-    with state.session(readonly=True) as session:
-        first = summary["exchanges"][0]
-        today = clock.now().astimezone(ZoneInfo(first["timezone"])).date()
-        month = month_overview(session, first["slug"], today.year, today.month)
-    draw.month_grid(month)
+    first = summary["exchanges"][0]
+    now = today(first["timezone"])
+    draw.month_grid(read(month_overview, first["slug"], now.year, now.month))
     total = sum(summary["bookings"].values())
     typer.echo(
         f"Demo (seed {seed}): {len(summary['exchanges'])} exchanges, {summary['slots']} slots, "
         f"{total} bookings. Try `slotctl slots calendar {first['slug']} --week today`."
     )
-    with state.session(readonly=True) as session:
-        figures = stats(session, None, default_timezone=first["timezone"])
-    show(figures, "all exchanges")
+    show(read(stats, None, default_timezone=first["timezone"]), "all exchanges")

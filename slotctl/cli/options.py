@@ -1,15 +1,22 @@
-"""Shared options, defined once as ``Annotated`` aliases, and small CLI helpers."""
+"""Shared options, defined once as ``Annotated`` aliases, and small CLI helpers: groups,
+units of work around a service call, and confirmation."""
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Concatenate, ParamSpec, TypeVar
 
 import typer
 
 from slotctl.cli import runtime
 from slotctl.errors import InvalidValue
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def group(help: str) -> typer.Typer:
@@ -50,39 +57,32 @@ OptionalSlug = Annotated[
     str | None,
     typer.Argument(metavar="SLUG", help="Only this exchange (slug).", show_default=False),
 ]
+SlotRef = Annotated[
+    str, typer.Argument(metavar="SLOT", help="uuid, prefix or SLUG@YYYY-MM-DDTHH:MM.")
+]
+
+
+def optional(flag: str, help: str) -> Any:
+    """An option that may be left out (no default shown in the help)."""
+    return typer.Option(flag, help=help, show_default=False)
+
+
 FromDate = Annotated[
-    str | None,
-    typer.Option(
-        "--from", help="First date: YYYY-MM-DD, today, tomorrow or +Nd.", show_default=False
-    ),
+    str | None, optional("--from", "First date: YYYY-MM-DD, today, tomorrow or +Nd.")
 ]
-ToDate = Annotated[
-    str | None,
-    typer.Option(
-        "--to", help="Last date (inclusive): YYYY-MM-DD, today or +Nd.", show_default=False
-    ),
-]
+ToDate = Annotated[str | None, optional("--to", "Last date (inclusive): YYYY-MM-DD, today or +Nd.")]
 
 
-def today_for(timezone: str | None = None) -> date:
-    """Today's date in ``timezone`` (default: UTC) by slotctl's clock."""
-    from zoneinfo import ZoneInfo
-
-    from slotctl import clock
-
-    return clock.now().astimezone(ZoneInfo(timezone or "UTC")).date()
+def read(service: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``service(session, *args, **kwargs)`` in a read-only unit of work."""
+    with runtime.current().session(readonly=True) as session:
+        return service(session, *args, **kwargs)
 
 
-def parse_date_option(value: str | None, timezone: str | None = None) -> date | None:
-    """A date option (``None`` when not given); relative dates count from today in
-    ``timezone`` (default UTC)."""
-    return None if value is None else required_date(value, timezone)
-
-
-def required_date(value: str, timezone: str | None = None) -> date:
-    from slotctl.parsing import parse_date
-
-    return parse_date(value, today_for(timezone))
+def write(service: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``service(session, *args, **kwargs)`` in a unit of work, committed when it returns."""
+    with runtime.current().session() as session:
+        return service(session, *args, **kwargs)
 
 
 def confirm(question: str, yes: bool) -> None:
@@ -93,3 +93,10 @@ def confirm(question: str, yes: bool) -> None:
         raise InvalidValue("not on a terminal: add --yes to confirm")
     if not typer.confirm(question, default=False, err=True):
         raise InvalidValue("not confirmed; nothing changed")
+
+
+def confirm_after(preview: Callable[[Session], str], yes: bool) -> None:
+    """:func:`confirm` a question worded from a read-only look at the database
+    (``preview`` returns it); without a look at all when ``--yes`` was given."""
+    if not yes:
+        confirm(read(preview), yes)

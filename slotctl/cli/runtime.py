@@ -1,7 +1,10 @@
 """Per-invocation state of the CLI: global options, settings, the database.
 
-Nothing heavy is imported at module level: settings (pydantic), the engine
-(SQLAlchemy) and migrations (Alembic) load when a command first needs them.
+Nothing heavy is imported at module level: settings (pydantic) and the engine
+(SQLAlchemy) load when a command first needs them. The schema check every
+command makes reads the revision with plain SQL
+(:func:`slotctl.db.migrate.ensure_schema`); Alembic loads only when the
+default database must be upgraded.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +32,6 @@ class Runtime:
     _loaded: LoadedSettings | None = None
     _engine: Engine | None = None
     _checked: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def loaded(self) -> LoadedSettings:
@@ -52,7 +54,7 @@ class Runtime:
             settings = self.settings
             self._engine = make_engine(settings.database_url, settings.busy_timeout)
         if check_schema and not self._checked:
-            from slotctl.db.engine import ensure_schema
+            from slotctl.db.migrate import ensure_schema
 
             ensure_schema(self._engine, auto_upgrade=self.settings.uses_default_database)
             self._checked = True

@@ -13,19 +13,24 @@ from slotctl.cli.options import (
     FromDate,
     OptionalSlug,
     OutputFormat,
+    SlotRef,
     Slug,
     ToDate,
     Yes,
-    confirm,
+    confirm_after,
     group,
-    parse_date_option,
-    required_date,
+    read,
+    write,
 )
 from slotctl.cli.runtime import current
+from slotctl.cli.transfer import import_command, period_export_command
 from slotctl.errors import InvalidValue
 
 if TYPE_CHECKING:
-    from slotctl.services.slots import Page, Selection
+    from sqlalchemy.orm import Session
+
+    from slotctl.records import Page, SlotRecord
+    from slotctl.services.slots import Selection
 
 app = group("Generate, inspect and administer time slots.")
 
@@ -58,8 +63,8 @@ SlotIds = Annotated[
 
 
 def _print_slots(records: Any, fmt: OutputFormat, title: str, empty: str = "no slots") -> None:
+    from slotctl.records import SLOT_FIELDS
     from slotctl.render import emit
-    from slotctl.services.records import SLOT_FIELDS
 
     emit(
         records,
@@ -71,7 +76,7 @@ def _print_slots(records: Any, fmt: OutputFormat, title: str, empty: str = "no s
     )
 
 
-def _print_page(page: Page, fmt: OutputFormat, title: str, limit: int) -> None:
+def _print_page(page: Page[SlotRecord], fmt: OutputFormat, title: str, limit: int) -> None:
     from slotctl.render import notice
 
     _print_slots(page.records, fmt, title)
@@ -201,16 +206,15 @@ def list_(
 
     if from_ is None and status != "past":
         from_ = "today"
-    with current().session(readonly=True) as session:
-        page = list_slots(
-            session,
-            slug,
-            from_date=from_,
-            to_date=to,
-            status=status,
-            limit=limit,
-            default_timezone=current().settings.default_timezone,
-        )
+    page = read(
+        list_slots,
+        slug,
+        from_date=from_,
+        to_date=to,
+        status=status,
+        limit=limit,
+        default_timezone=current().settings.default_timezone,
+    )
     _print_page(page, fmt, "Slots", limit)
 
 
@@ -231,9 +235,8 @@ def available(
     from slotctl.render import notice
     from slotctl.services.slots import available_slots
 
-    with current().session(readonly=True) as session:
-        page = available_slots(session, slug, from_date=from_, to_date=to, limit=limit)
-    if page.extra.get("inactive"):
+    page = read(available_slots, slug, from_date=from_, to_date=to, limit=limit)
+    if page.inactive:
         notice(f"Exchange {slug} is inactive: nothing can be booked.")
     _print_page(page, fmt, "Bookable slots", limit)
 
@@ -270,9 +273,9 @@ def next_(
     """
     from zoneinfo import ZoneInfo
 
+    from slotctl.records import SLOT_FIELDS
     from slotctl.render import emit
     from slotctl.services.lookup import exchange_by_slug
-    from slotctl.services.records import SLOT_FIELDS
     from slotctl.services.slots import next_slot
 
     moment = _parse_after(after)
@@ -286,9 +289,7 @@ def next_(
 
 @app.command("show")
 def show(
-    slot: Annotated[
-        str, typer.Argument(metavar="SLOT", help="uuid, prefix or SLUG@YYYY-MM-DDTHH:MM.")
-    ],
+    slot: SlotRef,
     fmt: Format = OutputFormat.table,
 ) -> None:
     """One slot with its bookings.
@@ -297,13 +298,11 @@ def show(
     Example:
       slotctl slots show downtown@2027-03-22T09:00
     """
+    from slotctl.records import SLOT_FIELDS
     from slotctl.render import emit
-    from slotctl.services.records import SLOT_FIELDS
     from slotctl.services.slots import show_slot
 
-    with current().session(readonly=True) as session:
-        record = show_slot(session, slot)
-    emit(record, fmt.value, columns=(*SLOT_FIELDS, "bookings"))
+    emit(read(show_slot, slot), fmt.value, columns=(*SLOT_FIELDS, "bookings"))
 
 
 @app.command("calendar")
@@ -327,9 +326,10 @@ def calendar(
     Example:
       slotctl slots calendar downtown --month 2027-03
     """
+    from slotctl import localtime
     from slotctl.render import calendar as draw
     from slotctl.render import emit
-    from slotctl.services import slots as service
+    from slotctl.services import calendar as service
     from slotctl.services.lookup import exchange_by_slug
 
     if sum(x is not None for x in (month, week, day)) > 1:
@@ -337,14 +337,14 @@ def calendar(
     with current().session(readonly=True) as session:
         timezone = exchange_by_slug(session, slug).timezone
         if week is not None or day is not None:
-            when = required_date(week or day or "", timezone)
+            when = localtime.date_spec(week or day or "", timezone)
             data = (
                 service.week_agenda(session, slug, when)
                 if week is not None
                 else service.day_roster(session, slug, when)
             )
         else:
-            today = required_date("today", timezone)
+            today = localtime.today(timezone)
             year, number = service.parse_month(month) if month else (today.year, today.month)
             data = service.month_overview(session, slug, year, number)
     if fmt is not OutputFormat.table:
@@ -360,9 +360,7 @@ def calendar(
 
 @app.command("update")
 def update(
-    slot: Annotated[
-        str, typer.Argument(metavar="SLOT", help="uuid, prefix or SLUG@YYYY-MM-DDTHH:MM.")
-    ],
+    slot: SlotRef,
     capacity: Annotated[
         int | None, typer.Option("--capacity", help="New number of seats.", show_default=False)
     ] = None,
@@ -374,26 +372,23 @@ def update(
     Example:
       slotctl slots update downtown@2027-03-22T09:00 --capacity 3
     """
+    from slotctl.records import SLOT_FIELDS
     from slotctl.render import emit
-    from slotctl.services.records import SLOT_FIELDS
     from slotctl.services.slots import update_capacity
 
     if capacity is None:
         raise InvalidValue("nothing to change: give --capacity N")
-    with current().session() as session:
-        record = update_capacity(session, slot, capacity)
-    emit(record, fmt.value, columns=SLOT_FIELDS)
+    emit(write(update_capacity, slot, capacity), fmt.value, columns=SLOT_FIELDS)
 
 
 def _selection(idents: list[str] | None, from_: str | None, to: str | None) -> Selection:
+    from slotctl.localtime import optional_date
     from slotctl.services.slots import Selection
 
     if from_ is not None or to is not None:
         if not idents or len(idents) != 1:
             raise InvalidValue("with --from/--to name exactly one exchange slug")
-        return Selection(
-            slug=idents[0], from_date=parse_date_option(from_), to_date=parse_date_option(to)
-        )
+        return Selection(slug=idents[0], from_date=optional_date(from_), to_date=optional_date(to))
     return Selection(idents=idents or [])
 
 
@@ -403,9 +398,7 @@ def _block(
     from slotctl.render import notice
     from slotctl.services.slots import set_blocked
 
-    selection = _selection(idents, from_, to)
-    with current().session() as session:
-        records = set_blocked(session, selection, blocked)
+    records = write(set_blocked, _selection(idents, from_, to), blocked)
     notice(f"{'Blocked' if blocked else 'Unblocked'} {len(records)} slots.")
     _print_slots(records, fmt, "Blocked slots" if blocked else "Unblocked slots")
 
@@ -466,12 +459,12 @@ def capacity(
       slotctl slots capacity downtown --from 2027-03-22 --to 2027-03-31 --set 3
     """
     from slotctl.errors import Conflict
+    from slotctl.localtime import date_spec
     from slotctl.render import notice
     from slotctl.services.slots import bulk_capacity
 
-    first, last = required_date(from_), required_date(to)
-    with current().session() as session:
-        outcome = bulk_capacity(session, slug, first, last, set_)
+    first, last = date_spec(from_), date_spec(to)
+    outcome = write(bulk_capacity, slug, first, last, set_)
     notice(f"Set capacity {set_} on {len(outcome.changed)} slots.")
     if outcome.refused:
         _print_slots(outcome.refused, fmt, "Unchanged: more bookings than the new capacity")
@@ -501,12 +494,14 @@ def delete(
     from slotctl.services.slots import delete_slots
 
     selection = _selection(idents, from_, to)
-    state = current()
-    if not dry_run and not yes:
-        with state.session(readonly=True) as session:
-            preview = delete_slots(session, selection, dry_run=True)
-        confirm(f"Delete {len(preview.changed)} slots?", yes)
-    with state.session(readonly=dry_run) as session:
+
+    def question(session: Session) -> str:
+        preview = delete_slots(session, selection, dry_run=True)
+        return f"Delete {len(preview.changed)} slots?"
+
+    if not dry_run:
+        confirm_after(question, yes)
+    with current().session(readonly=dry_run) as session:
         outcome = delete_slots(session, selection, dry_run=dry_run)
     verb = "Would delete" if dry_run else "Deleted"
     notice(f"{verb} {len(outcome.changed)} slots.")
@@ -515,3 +510,32 @@ def delete(
         if fmt is OutputFormat.table:
             _print_slots(outcome.refused, fmt, "Refused: bookings hold seats")
         raise Conflict(f"{len(outcome.refused)} slots have bookings holding seats and were kept")
+
+
+app.command("export")(
+    period_export_command(
+        "slots",
+        """Export slots by start (CSV columns: the slot's JSON fields), streamed.
+
+    \b
+    Example:
+      slotctl slots export downtown --from 2027-03-01 --to 2027-03-31 -o march.csv
+    """,
+    )
+)
+
+
+app.command("import")(
+    import_command(
+        "slots",
+        """Import slots from CSV (upsert by uuid); overlapping slots are refused.
+
+    Required columns: exchange, starts_at and ends_at (or date, start and end),
+    max_capacity. Counters, seats and status are recomputed.
+
+    \b
+    Example:
+      slotctl slots import slots.csv --dry-run
+    """,
+    )
+)

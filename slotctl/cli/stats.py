@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slotctl.cli.options import Format, FromDate, OptionalSlug, OutputFormat, ToDate
+from slotctl.cli.options import Format, FromDate, OptionalSlug, OutputFormat, ToDate, read
 from slotctl.cli.runtime import current
 
 
@@ -26,15 +26,13 @@ def stats(
     from slotctl.services.stats import STATS_FIELDS
     from slotctl.services.stats import stats as compute
 
-    state = current()
-    with state.session(readonly=True) as session:
-        figures = compute(
-            session,
-            slug,
-            from_date=from_date,
-            to_date=to_date,
-            default_timezone=state.settings.default_timezone,
-        )
+    figures = read(
+        compute,
+        slug,
+        from_date=from_date,
+        to_date=to_date,
+        default_timezone=current().settings.default_timezone,
+    )
     if fmt is OutputFormat.table:
         from slotctl.render.stats import show
 
@@ -42,8 +40,7 @@ def stats(
         return
     if fmt is OutputFormat.csv:
         # One row per exchange (the flat figures); JSON keeps the nested breakdowns.
-        from slotctl.db.models import BOOKING_STATUSES
-        from slotctl.render import emit as emit_rows
+        from slotctl.domain import BOOKING_STATUSES
         from slotctl.services.stats import EXCHANGE_FIELDS
 
         rows = [
@@ -51,6 +48,6 @@ def stats(
             for row in figures["exchanges"]
         ]
         columns = [f for f in EXCHANGE_FIELDS if f != "bookings"] + list(BOOKING_STATUSES)
-        emit_rows(rows, "csv", columns=columns)
+        emit(rows, "csv", columns=columns)
         return
     emit({key: figures[key] for key in STATS_FIELDS}, fmt.value)

@@ -1,8 +1,9 @@
-"""CSV (and JSON, ICS) export and import of every record type, and of a whole database.
+"""CSV (and JSON, ICS) export and import: what the commands share, and the whole database.
 
-The commands are registered on their groups in :mod:`slotctl.cli`:
-``exchanges|hours|slots|bookings export|import``, ``hours closures export|import``,
-and ``slotctl export DIR`` / ``slotctl import DIR``.
+Each group defines its own ``export`` and ``import`` commands
+(``exchanges|hours|slots|bookings export|import``, ``hours closures export|import``)
+on the helpers here; ``slotctl export DIR`` and ``slotctl import DIR`` are defined
+here. This is the one CLI module that imports the export and import services.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
@@ -24,11 +26,8 @@ from slotctl.cli.runtime import current
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from slotctl.services.export import Filters
-    from slotctl.services.imports import ImportResult
-
-# The order a whole database is written and read back in (parents first).
-FILES = ("exchanges", "hours", "closures", "slots", "bookings")
+    from slotctl.transfer.cells import ImportResult
+    from slotctl.transfer.export import Filters
 
 
 class ExportAs(StrEnum):
@@ -88,16 +87,15 @@ def _destination(output: Path | None) -> Iterator[IO[bytes]]:
         raise
 
 
-def _export(kind: str, filters: Filters, output: Path | None, fmt: str) -> None:
+def _write(session: Session, kind: str, filters: Filters, output: Path | None, fmt: str) -> None:
+    """Export the records of one kind to ``output`` (stdout when None) as ``fmt``."""
     from slotctl.render import notice
-    from slotctl.services import export
+    from slotctl.transfer import export
 
-    state = current()
-    filters.default_timezone = state.settings.default_timezone
-    with state.session(readonly=True) as session, _destination(output) as out:
+    with _destination(output) as out:
         query = export.build(session, kind, filters, neutralise=fmt == "csv")
         if fmt == "ics":
-            from slotctl.services.ics import write_ics
+            from slotctl.transfer.ics import write_ics
 
             count = write_ics(session, query, out)
         elif fmt == "json":
@@ -108,7 +106,42 @@ def _export(kind: str, filters: Filters, output: Path | None, fmt: str) -> None:
         notice(f"Wrote {count:,} {kind} to {output}.")
 
 
-def _print_result(results: list[ImportResult], fmt: OutputFormat) -> None:
+def export_records(
+    kind: str,
+    output: Path | None,
+    fmt: StrEnum,
+    exchange: str | None = None,
+    from_date: str | None = None,
+    to_date: str | None = None,
+) -> None:
+    """The body of a group's ``export`` command: one kind, filtered, to a file or stdout."""
+    from slotctl.transfer.export import Filters
+
+    state = current()
+    filters = Filters(
+        exchange, from_date, to_date, default_timezone=state.settings.default_timezone
+    )
+    with state.session(readonly=True) as session:
+        _write(session, kind, filters, output, fmt.value)
+
+
+def period_export_command(kind: str, doc: str) -> Callable[..., None]:
+    """An ``export`` command for records of an exchange (SLUG) in a period (--from/--to)."""
+
+    def command(
+        slug: OptionalSlug = None,
+        from_date: FromDate = None,
+        to_date: ToDate = None,
+        output: Output = None,
+        as_: As = ExportAs.csv,
+    ) -> None:
+        export_records(kind, output, as_, slug, from_date, to_date)
+
+    command.__doc__ = doc
+    return command
+
+
+def _print_results(results: list[ImportResult], fmt: OutputFormat) -> None:
     from slotctl.render import emit
 
     if fmt is OutputFormat.table:
@@ -129,204 +162,41 @@ def _run_import(
     kind: str, file: str, dry_run: bool, session: Session, prefix: str = ""
 ) -> ImportResult:
     from slotctl.errors import InvalidFile
-    from slotctl.services import imports
     from slotctl.tabular import open_input
+    from slotctl.transfer.bookings import import_bookings
+    from slotctl.transfer.exchanges import import_exchanges
+    from slotctl.transfer.hours import import_closures, import_hours
+    from slotctl.transfer.slots import import_slots
 
-    state = current()
+    settings = current().settings
     importers: dict[str, Callable[..., ImportResult]] = {
-        "exchanges": lambda s, f: imports.import_exchanges(
-            s, f, default_timezone=state.settings.default_timezone, dry_run=dry_run
-        ),
-        "hours": lambda s, f: imports.import_hours(s, f, dry_run=dry_run),
-        "closures": lambda s, f: imports.import_closures(s, f, dry_run=dry_run),
-        "slots": lambda s, f: imports.import_slots(s, f, dry_run=dry_run),
-        "bookings": lambda s, f: imports.import_bookings(
-            s, f, actor=state.settings.actor, dry_run=dry_run
-        ),
+        "exchanges": partial(import_exchanges, default_timezone=settings.default_timezone),
+        "hours": import_hours,
+        "closures": import_closures,
+        "slots": import_slots,
+        "bookings": partial(import_bookings, actor=settings.actor),
     }
     with open_input(file) as stream:
         try:
-            return importers[kind](session, stream)
+            return importers[kind](session, stream, dry_run=dry_run)
         except InvalidFile as exc:
             if prefix:
                 exc.message = f"{prefix}: {exc.message}"
             raise
 
 
-def _import(kind: str, file: str, dry_run: bool, fmt: OutputFormat) -> None:
-    with current().session() as session:
-        result = _run_import(kind, file, dry_run, session)
-        if dry_run:
-            session.rollback()
-    _print_result([result], fmt)
+def import_command(kind: str, doc: str) -> Callable[..., None]:
+    """A group's ``import`` command: every record type takes the same options."""
 
+    def command(file: InputFile, dry_run: DryRun = False, fmt: Format = OutputFormat.table) -> None:
+        with current().session() as session:
+            result = _run_import(kind, file, dry_run, session)
+            if dry_run:
+                session.rollback()
+        _print_results([result], fmt)
 
-# exchanges ------------------------------------------------------------------------------
-
-
-def exchanges_export(output: Output = None, as_: As = ExportAs.csv) -> None:
-    """Export every exchange (CSV columns: the exchange's JSON fields).
-
-    \b
-    Example:
-      slotctl exchanges export --output exchanges.csv
-    """
-    from slotctl.services.export import Filters
-
-    _export("exchanges", Filters(), output, as_.value)
-
-
-def exchanges_import(
-    file: InputFile, dry_run: DryRun = False, fmt: Format = OutputFormat.table
-) -> None:
-    """Import exchanges from CSV: update those whose uuid exists, insert the rest.
-
-    Required columns: slug, name. Every row is checked first; bad rows are listed
-    with their line numbers (exit 5) and nothing is written.
-
-    \b
-    Example:
-      slotctl exchanges import exchanges.csv --dry-run
-    """
-    _import("exchanges", file, dry_run, fmt)
-
-
-# hours and closures ---------------------------------------------------------------------
-
-
-def hours_export(slug: OptionalSlug = None, output: Output = None, as_: As = ExportAs.csv) -> None:
-    """Export business hours (columns: uuid, exchange, weekday, day, opens_at, closes_at).
-
-    \b
-    Example:
-      slotctl hours export downtown --output hours.csv
-    """
-    from slotctl.services.export import Filters
-
-    _export("hours", Filters(exchange=slug), output, as_.value)
-
-
-def hours_import(
-    file: InputFile, dry_run: DryRun = False, fmt: Format = OutputFormat.table
-) -> None:
-    """Import business hours from CSV (upsert by uuid); overlapping shifts are refused.
-
-    Required columns: exchange, weekday or day, opens_at, closes_at.
-
-    \b
-    Example:
-      slotctl hours import hours.csv
-    """
-    _import("hours", file, dry_run, fmt)
-
-
-def closures_export(
-    slug: OptionalSlug = None,
-    from_date: FromDate = None,
-    to_date: ToDate = None,
-    output: Output = None,
-    as_: As = ExportAs.csv,
-) -> None:
-    """Export closures (columns: uuid, exchange, starts_on, ends_on, reason).
-
-    \b
-    Example:
-      slotctl hours closures export --output closures.csv
-    """
-    from slotctl.services.export import Filters
-
-    _export("closures", Filters(slug, from_date, to_date), output, as_.value)
-
-
-def closures_import(
-    file: InputFile, dry_run: DryRun = False, fmt: Format = OutputFormat.table
-) -> None:
-    """Import closures from CSV (upsert by uuid). Required columns: exchange, starts_on.
-
-    \b
-    Example:
-      slotctl hours closures import closures.csv
-    """
-    _import("closures", file, dry_run, fmt)
-
-
-# slots ---------------------------------------------------------------------------------
-
-
-def slots_export(
-    slug: OptionalSlug = None,
-    from_date: FromDate = None,
-    to_date: ToDate = None,
-    output: Output = None,
-    as_: As = ExportAs.csv,
-) -> None:
-    """Export slots by start (CSV columns: the slot's JSON fields), streamed.
-
-    \b
-    Example:
-      slotctl slots export downtown --from 2027-03-01 --to 2027-03-31 -o march.csv
-    """
-    from slotctl.services.export import Filters
-
-    _export("slots", Filters(slug, from_date, to_date), output, as_.value)
-
-
-def slots_import(
-    file: InputFile, dry_run: DryRun = False, fmt: Format = OutputFormat.table
-) -> None:
-    """Import slots from CSV (upsert by uuid); overlapping slots are refused.
-
-    Required columns: exchange, starts_at and ends_at (or date, start and end),
-    max_capacity. Counters, seats and status are recomputed.
-
-    \b
-    Example:
-      slotctl slots import slots.csv --dry-run
-    """
-    _import("slots", file, dry_run, fmt)
-
-
-# bookings ------------------------------------------------------------------------------
-
-
-def bookings_export(
-    exchange: Annotated[
-        str | None,
-        typer.Option("--exchange", help="Only this exchange (slug).", show_default=False),
-    ] = None,
-    from_date: FromDate = None,
-    to_date: ToDate = None,
-    output: Output = None,
-    as_: Annotated[
-        BookingsAs, typer.Option("--as", help="File format: csv, json or ics (iCalendar).")
-    ] = BookingsAs.csv,
-) -> None:
-    """Export bookings by slot start (CSV, JSON, or an iCalendar file), streamed.
-
-    \b
-    Example:
-      slotctl bookings export --exchange downtown --from 2027-03-01 -o bookings.csv
-      slotctl bookings export --as ics -o bookings.ics
-    """
-    from slotctl.services.export import Filters
-
-    _export("bookings", Filters(exchange, from_date, to_date), output, as_.value)
-
-
-def bookings_import(
-    file: InputFile, dry_run: DryRun = False, fmt: Format = OutputFormat.table
-) -> None:
-    """Import bookings from CSV (upsert by uuid), keeping slot counters true.
-
-    Required columns: slot (its uuid), customer_name, customer_email; a missing
-    status means pending. Rows that would overbook a slot are refused like bad
-    rows: all are listed with their line numbers (exit 5) and nothing is written.
-
-    \b
-    Example:
-      slotctl bookings import bookings.csv --dry-run
-    """
-    _import("bookings", file, dry_run, fmt)
+    command.__doc__ = doc
+    return command
 
 
 # The whole database ---------------------------------------------------------------------
@@ -345,20 +215,17 @@ def export_all(directory: Directory) -> None:
       slotctl export backup/
     """
     from slotctl.errors import InvalidValue
-    from slotctl.render import notice
-    from slotctl.services import export
+    from slotctl.transfer.export import KINDS, Filters, snapshot
 
     state = current()
     if directory.exists() and not directory.is_dir():
         raise InvalidValue(f"{directory} is a file, not a folder")
     directory.mkdir(parents=True, exist_ok=True)
+    everything = Filters(default_timezone=state.settings.default_timezone)
     with state.session(readonly=True) as session:
-        export.snapshot(session)
-        for kind in FILES:
-            filters = export.Filters(default_timezone=state.settings.default_timezone)
-            with _destination(directory / f"{kind}.csv") as out:
-                count = export.write_csv(session, export.build(session, kind, filters), out)
-            notice(f"Wrote {count:,} {kind} to {directory / f'{kind}.csv'}.")
+        snapshot(session)
+        for kind in KINDS:  # parents first, the order import reads them back in
+            _write(session, kind, everything, directory / f"{kind}.csv", "csv")
 
 
 def import_all(
@@ -374,10 +241,11 @@ def import_all(
       slotctl import backup/ --dry-run
     """
     from slotctl.errors import NotFound
+    from slotctl.transfer.export import KINDS
 
-    present = [kind for kind in FILES if (directory / f"{kind}.csv").is_file()]
+    present = [kind for kind in KINDS if (directory / f"{kind}.csv").is_file()]
     if not present:
-        raise NotFound(f"no {', '.join(f'{k}.csv' for k in FILES)} in {directory}")
+        raise NotFound(f"no {', '.join(f'{k}.csv' for k in KINDS)} in {directory}")
     results = []
     with current().session() as session:
         for kind in present:  # a dry run writes, so later files see earlier ones, then undoes
@@ -387,20 +255,4 @@ def import_all(
             session.rollback()
     for result in results:
         result.dry_run = dry_run
-    _print_result(results, fmt)
-
-
-def register(apps: dict[str, Any]) -> None:
-    """Add the commands to their groups."""
-    apps["exchanges"].command("export")(exchanges_export)
-    apps["exchanges"].command("import")(exchanges_import)
-    apps["hours"].command("export")(hours_export)
-    apps["hours"].command("import")(hours_import)
-    apps["closures"].command("export")(closures_export)
-    apps["closures"].command("import")(closures_import)
-    apps["slots"].command("export")(slots_export)
-    apps["slots"].command("import")(slots_import)
-    apps["bookings"].command("export")(bookings_export)
-    apps["bookings"].command("import")(bookings_import)
-    apps["root"].command("export")(export_all)
-    apps["root"].command("import")(import_all)
+    _print_results(results, fmt)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from slotctl.db import dialects
 from slotctl.db.models import Base
 
 connection = context.config.attributes.get("connection")
@@ -13,7 +14,7 @@ if connection is None:  # pragma: no cover - slotctl always passes its connectio
 context.configure(
     connection=connection,
     target_metadata=Base.metadata,
-    render_as_batch=connection.dialect.name == "sqlite",
+    render_as_batch=dialects.of(connection).alter_in_batches,
     compare_type=True,
 )
 with context.begin_transaction():

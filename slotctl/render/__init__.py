@@ -1,6 +1,7 @@
 """Output: the only package that imports Rich.
 
-A command hands plain records (dicts whose keys are the JSON fields of CLI.md)
+A command hands records (typed records of :mod:`slotctl.records`, or dicts, whose
+keys are the JSON fields of docs/cli.md)
 to :func:`emit`, which prints them as a Rich table, JSON or CSV on stdout.
 Diagnostics go to stderr through :func:`notice` and :func:`error`.
 """
@@ -35,6 +36,8 @@ def make_console(stderr: bool = False) -> Console:
 def to_json_value(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, Mapping):  # a typed record (slotctl.records)
+        return dict(value)
     return value
 
 
@@ -209,7 +212,7 @@ def notice(message: str) -> None:
 def error(
     message: str, code: str, *, as_json: bool, problems: Sequence[tuple[int, str]] | None = None
 ) -> None:
-    """The one-line error of CLI.md on stderr; then, for a bad import file, one line per
+    """The one-line error of docs/cli.md on stderr; then, for a bad import file, one line per
     bad row (``line N: reason``)."""
     if as_json:
         body: dict[str, Any] = {"code": code, "message": message}

@@ -1,2 +1,3 @@
 """The behaviour of slotctl. Services take a Session and plain values, return plain
-data (dicts keyed by the JSON fields of CLI.md), never print and never exit."""
+data (the typed records of slotctl.records, keyed by the JSON fields of docs/cli.md),
+never print and never exit."""

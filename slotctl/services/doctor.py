@@ -1,4 +1,4 @@
-"""``slotctl doctor``: check every invariant of DESIGN.md with set-based SQL."""
+"""``slotctl doctor``: check every invariant of docs/design.md with set-based SQL."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from slotctl import clock
-from slotctl.db.models import ACTIVE_STATUSES, SEAT_HOLDING_STATUSES, UTCDateTime
+from slotctl.db.models import UTCDateTime
+from slotctl.services import seats
 
 VIOLATION_FIELDS = ("check", "record", "exchange", "detail")
 
-_HOLDING = ", ".join(f"'{s}'" for s in SEAT_HOLDING_STATUSES)
-_ACTIVE = ", ".join(f"'{s}'" for s in ACTIVE_STATUSES)
+_HOLDING, _ACTIVE = seats.HOLDING, seats.ACTIVE
 
 _COUNTERS = f"""
 SELECT s.id, s.uuid, e.slug, s.current_bookings, COALESCE(c.n, 0), s.max_capacity
@@ -46,6 +46,25 @@ SELECT b.reference, e.slug, s.uuid
 FROM bookings b JOIN time_slots s ON s.id = b.time_slot_id JOIN exchanges e ON e.id = s.exchange_id
 WHERE b.status = 'pending' AND s.starts_at <= :now
 ORDER BY s.starts_at
+"""
+
+
+_STAMPS = f"""
+SELECT reference, slug, problem FROM (
+  SELECT b.reference, e.slug, s.starts_at, {seats.stamp_problem_sql("b")} AS problem
+  FROM bookings b JOIN time_slots s ON s.id = b.time_slot_id
+  JOIN exchanges e ON e.id = s.exchange_id
+) w WHERE problem IS NOT NULL
+ORDER BY starts_at, reference
+"""
+
+_HISTORY = """
+SELECT b.reference, e.slug, b.status, ev.to_status
+FROM bookings b JOIN time_slots s ON s.id = b.time_slot_id JOIN exchanges e ON e.id = s.exchange_id
+LEFT JOIN booking_events ev ON ev.id = (
+  SELECT max(x.id) FROM booking_events x WHERE x.booking_id = b.id)
+WHERE ev.to_status IS NULL OR ev.to_status <> b.status
+ORDER BY s.starts_at, b.reference
 """
 
 
@@ -86,6 +105,15 @@ def check(session: Session) -> list[dict[str, Any]]:
                 "(run `slotctl bookings expire-pending`)",
             )
         )
+    for reference, slug, problem in session.execute(text(_STAMPS)):
+        violations.append(_violation("timestamps", reference, slug, problem))
+    for reference, slug, status, last in session.execute(text(_HISTORY)):
+        detail = (
+            f"{status}, but its audit trail is empty"
+            if last is None
+            else f"{status}, but its last audit event says {last}"
+        )
+        violations.append(_violation("history", reference, slug, detail))
     return violations
 
 
@@ -99,9 +127,9 @@ def repair_counters(session: Session) -> tuple[int, list[dict[str, Any]]]:
     A slot with more seat-holding bookings than its capacity cannot be repaired
     by a counter (the CHECK forbids it): it is reported and left for an operator.
     """
-    repaired = 0
     left: list[dict[str, Any]] = []
-    for slot_id, uuid, slug, counter, holding, capacity in session.execute(text(_COUNTERS)).all():
+    wrong = []
+    for slot_id, uuid, slug, counter, holding, capacity in session.execute(text(_COUNTERS)):
         if holding > capacity:
             left.append(
                 _violation(
@@ -111,11 +139,8 @@ def repair_counters(session: Session) -> tuple[int, list[dict[str, Any]]]:
                     f"{holding} bookings hold seats, capacity {capacity}: cancel or move some",
                 )
             )
-            continue
-        if counter != holding:
-            session.execute(
-                text("UPDATE time_slots SET current_bookings = :n WHERE id = :id"),
-                {"n": holding, "id": slot_id},
-            )
-            repaired += 1
-    return repaired, left
+        elif counter != holding:
+            wrong.append(str(int(slot_id)))
+    if not wrong:
+        return 0, left
+    return seats.recount(session, clock.now(), ", ".join(wrong)), left

@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from slotctl import clock
-from slotctl.db.models import SEAT_HOLDING_STATUSES, Booking, Exchange, TimeSlot
+from slotctl import clock, domain
+from slotctl.db.models import Booking, Exchange, TimeSlot
+from slotctl.domain import SEAT_HOLDING_STATUSES
 from slotctl.errors import Conflict, InvalidValue
 from slotctl.parsing import MINUTES_PER_DAY, validate_timezone
+from slotctl.records import ExchangeRecord
 from slotctl.services.lookup import exchange_by_slug
-
-EXCHANGE_FIELDS = (
-    "uuid",
-    "slug",
-    "name",
-    "timezone",
-    "is_active",
-    "min_notice_minutes",
-    "max_advance_days",
-    "created_at",
-    "updated_at",
-)
-
-_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 class _Unset:
@@ -37,25 +24,8 @@ class _Unset:
 UNSET: Any = _Unset()
 
 
-def exchange_record(exchange: Exchange) -> dict[str, Any]:
-    return {field: getattr(exchange, field) for field in EXCHANGE_FIELDS}
-
-
-def validate_slug(slug: str) -> str:
-    value = slug.strip()
-    if not _SLUG_RE.match(value):
-        raise InvalidValue(
-            f"invalid slug {slug!r}: use lower-case letters, digits, '-' or '_' "
-            "(up to 64, starting with a letter or digit)"
-        )
-    return value
-
-
-def _validate_name(name: str) -> str:
-    value = " ".join(name.split())
-    if not value or len(value) > 200:
-        raise InvalidValue("the name must have 1 to 200 characters")
-    return value
+def exchange_record(exchange: Exchange) -> ExchangeRecord:
+    return ExchangeRecord(*(getattr(exchange, name) for name in ExchangeRecord.FIELDS))
 
 
 def _validate_notice(minutes: int) -> int:
@@ -81,11 +51,11 @@ def add_exchange(
     timezone: str,
     min_notice_minutes: int = 0,
     max_advance_days: int | None = None,
-) -> dict[str, Any]:
-    slug = validate_slug(slug)
+) -> ExchangeRecord:
+    slug = domain.slug(slug)
     exchange = Exchange(
         slug=slug,
-        name=_validate_name(name),
+        name=domain.exchange_name(name),
         timezone=validate_timezone(timezone),
         is_active=True,
         min_notice_minutes=_validate_notice(min_notice_minutes),
@@ -98,11 +68,11 @@ def add_exchange(
     return exchange_record(exchange)
 
 
-def list_exchanges(session: Session) -> list[dict[str, Any]]:
+def list_exchanges(session: Session) -> list[ExchangeRecord]:
     return [exchange_record(e) for e in session.scalars(select(Exchange).order_by(Exchange.slug))]
 
 
-def show_exchange(session: Session, slug: str) -> dict[str, Any]:
+def show_exchange(session: Session, slug: str) -> ExchangeRecord:
     return exchange_record(exchange_by_slug(session, slug))
 
 
@@ -115,10 +85,10 @@ def update_exchange(
     min_notice_minutes: int | None = None,
     max_advance_days: Any = UNSET,
     is_active: bool | None = None,
-) -> dict[str, Any]:
+) -> ExchangeRecord:
     exchange = exchange_by_slug(session, slug, for_update=True)
     if name is not None:
-        exchange.name = _validate_name(name)
+        exchange.name = domain.exchange_name(name)
     if timezone is not None and validate_timezone(timezone) != exchange.timezone:
         future = _future_slot_count(session, exchange)
         if future:
@@ -150,7 +120,7 @@ def _future_slot_count(session: Session, exchange: Exchange) -> int:
 
 @dataclass(frozen=True)
 class RemovalPlan:
-    exchange: dict[str, Any]
+    exchange: ExchangeRecord
     slots: int
     bookings: int
 
@@ -182,7 +152,7 @@ def plan_removal(session: Session, slug: str) -> RemovalPlan:
     return RemovalPlan(exchange_record(exchange), slots or 0, bookings or 0)
 
 
-def remove_exchange(session: Session, slug: str) -> dict[str, Any]:
+def remove_exchange(session: Session, slug: str) -> ExchangeRecord:
     """Delete the exchange with its hours, closures, slots and past bookings."""
     plan = plan_removal(session, slug)
     session.execute(delete(Exchange).where(Exchange.slug == plan.exchange["slug"]))

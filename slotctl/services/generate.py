@@ -13,7 +13,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,8 +26,8 @@ from slotctl.db.bulk import ExistingSlot, Key, KeyedRow, SlotRow, SlotStore
 from slotctl.db.models import BusinessHours, Closure, Exchange, TimeSlot
 from slotctl.errors import InvalidValue
 from slotctl.parsing import parse_date, parse_time
+from slotctl.records import SlotRecord, slot_record
 from slotctl.services.lookup import exchange_by_slug
-from slotctl.services.records import slot_record
 
 CHUNK_DAYS = 92  # days planned at once per exchange (a quarter): bounds memory
 ANALYZE_AFTER = 50_000  # rows created; the planner's statistics are refreshed after that
@@ -70,15 +70,10 @@ class GenerateResult:
     created: int = 0
     skipped: int = 0
     pruned: int = 0
-    orphaned: list[dict[str, Any]] = field(default_factory=list)
+    orphaned: list[SlotRecord] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "created": self.created,
-            "skipped": self.skipped,
-            "pruned": self.pruned,
-            "orphaned": self.orphaned,
-        }
+        return asdict(self)
 
 
 def _date_range(first: date, last: date) -> Iterator[date]:
@@ -183,16 +178,16 @@ def _free(candidates: list[KeyedRow], existing: list[ExistingSlot]) -> tuple[lis
     """Candidates that overlap no existing slot, and how many were skipped."""
     if not existing:
         return candidates, 0
-    if [(c[1], c[2]) for c in candidates] == [(e[1], e[2]) for e in existing]:
+    if [(c[1], c[2]) for c in candidates] == [(e.starts, e.ends) for e in existing]:
         return [], len(candidates)  # the usual nightly re-run: everything is there
-    starts = [slot[1] for slot in existing]
+    starts = [slot.starts for slot in existing]
     free: list[KeyedRow] = []
     for row in candidates:
         _, start, end = row
         # Existing slots never overlap each other, so of those starting before our end,
         # the last one also ends last: it alone can reach into us.
         index = bisect_left(starts, end)
-        if index and existing[index - 1][2] > start:
+        if index and existing[index - 1].ends > start:
             continue
         free.append(row)
     return free, len(candidates) - len(free)
@@ -361,16 +356,15 @@ def _prune(
     doomed: list[int] = []
     slug, timezone = exchange
     for slot in existing:
-        slot_id, starts, ends, current_bookings = slot
-        if starts <= now[1] or (starts, ends) in allowed:
+        if slot.starts <= now[1] or (slot.starts, slot.ends) in allowed:
             keep.append(slot)
-        elif current_bookings:
+        elif slot.current_bookings:
             keep.append(slot)
-            orphan = session.get(TimeSlot, slot_id)
+            orphan = session.get(TimeSlot, slot.id)
             assert orphan is not None
             result.orphaned.append(slot_record(orphan, slug, timezone, now[0]))
         else:
-            doomed.append(slot_id)
+            doomed.append(slot.id)
     if doomed and not dry_run:
         store.delete_unbooked(doomed)
     result.pruned += len(doomed)

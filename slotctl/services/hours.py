@@ -7,40 +7,18 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
+from slotctl import domain
 from slotctl.db.models import BusinessHours, Closure, Exchange
 from slotctl.errors import Conflict, InvalidValue
 from slotctl.parsing import DAY_NAMES, check_no_overlap, format_time, parse_time
+from slotctl.records import ClosureRecord, HoursRecord, closure_record, hours_record
 from slotctl.services.lookup import by_uuid, exchange_by_slug
-
-HOURS_FIELDS = ("uuid", "exchange", "weekday", "day", "opens_at", "closes_at")
-CLOSURE_FIELDS = ("uuid", "exchange", "starts_on", "ends_on", "reason")
 
 Shift = tuple[int, int]  # (opens, closes) in minutes after local midnight
 WeekSpec = Sequence[tuple[Sequence[int], Sequence[Shift]]]  # (weekdays, shifts) pairs
-
-
-def hours_record(row: BusinessHours, slug: str) -> dict[str, Any]:
-    return {
-        "uuid": row.uuid,
-        "exchange": slug,
-        "weekday": row.weekday,
-        "day": DAY_NAMES[row.weekday],
-        "opens_at": row.opens_at,
-        "closes_at": row.closes_at,
-    }
-
-
-def closure_record(row: Closure, slug: str) -> dict[str, Any]:
-    return {
-        "uuid": row.uuid,
-        "exchange": slug,
-        "starts_on": row.starts_on,
-        "ends_on": row.ends_on,
-        "reason": row.reason,
-    }
 
 
 def _shift_text(weekday: int, opens: int, closes: int) -> str:
@@ -55,14 +33,23 @@ def _overlaps(a: Shift, b: Shift) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
-def list_hours(session: Session, slug: str | None = None) -> list[dict[str, Any]]:
+def _with_slugs(
+    session: Session, model: Any, slug: str | None, *order: Any
+) -> Select[tuple[Any, str]]:
+    """Rows of ``model`` with their exchange's slug, by slug and then ``order``; only the
+    exchange ``slug``'s when given."""
     query = (
-        select(BusinessHours, Exchange.slug)
-        .join(Exchange, BusinessHours.exchange_id == Exchange.id)
-        .order_by(Exchange.slug, BusinessHours.weekday, BusinessHours.opens_at)
+        select(model, Exchange.slug)
+        .join(Exchange, model.exchange_id == Exchange.id)
+        .order_by(Exchange.slug, *order)
     )
     if slug is not None:
         query = query.where(Exchange.id == exchange_by_slug(session, slug).id)
+    return query
+
+
+def list_hours(session: Session, slug: str | None = None) -> list[HoursRecord]:
+    query = _with_slugs(session, BusinessHours, slug, BusinessHours.weekday, BusinessHours.opens_at)
     return [hours_record(row, exchange_slug) for row, exchange_slug in session.execute(query)]
 
 
@@ -97,7 +84,7 @@ def _insert(
 
 def add_hours(
     session: Session, slug: str, days: Iterable[int], shifts: Sequence[Shift]
-) -> list[dict[str, Any]]:
+) -> list[HoursRecord]:
     """Add shifts on the given days; refused if one overlaps an existing shift."""
     exchange = exchange_by_slug(session, slug, for_update=True)
     week = _week([(list(days), shifts)])
@@ -115,7 +102,7 @@ def add_hours(
     return [hours_record(row, exchange.slug) for row in rows]
 
 
-def set_hours(session: Session, slug: str, spec: WeekSpec) -> list[dict[str, Any]]:
+def set_hours(session: Session, slug: str, spec: WeekSpec) -> list[HoursRecord]:
     """Replace the whole week: days not named become closed."""
     exchange = exchange_by_slug(session, slug, for_update=True)
     week = _week(spec)
@@ -126,7 +113,7 @@ def set_hours(session: Session, slug: str, spec: WeekSpec) -> list[dict[str, Any
 
 def update_hours(
     session: Session, ident: str, *, opens: int | None = None, closes: int | None = None
-) -> dict[str, Any]:
+) -> HoursRecord:
     row = by_uuid(session, BusinessHours, ident, "shift")
     exchange = exchange_by_slug(session, row.exchange.slug, for_update=True)
     new_opens, new_closes = _minutes(row)
@@ -154,7 +141,7 @@ def update_hours(
     return hours_record(row, exchange.slug)
 
 
-def remove_hours(session: Session, idents: Sequence[str]) -> list[dict[str, Any]]:
+def remove_hours(session: Session, idents: Sequence[str]) -> list[HoursRecord]:
     rows = [by_uuid(session, BusinessHours, ident, "shift") for ident in idents]
     removed = {row.id: hours_record(row, row.exchange.slug) for row in rows}
     for row in {row.id: row for row in rows}.values():
@@ -165,7 +152,7 @@ def remove_hours(session: Session, idents: Sequence[str]) -> list[dict[str, Any]
 
 def clear_hours(
     session: Session, slug: str, days: Iterable[int] | None = None
-) -> list[dict[str, Any]]:
+) -> list[HoursRecord]:
     """Remove every shift of the exchange, or only those on ``days``."""
     exchange = exchange_by_slug(session, slug, for_update=True)
     query = select(BusinessHours).where(BusinessHours.exchange_id == exchange.id)
@@ -182,16 +169,9 @@ def clear_hours(
 # Closures ---------------------------------------------------------------------------
 
 
-def _validate_reason(reason: str) -> str:
-    value = " ".join(reason.split())
-    if len(value) > 200:
-        raise InvalidValue("the reason must have at most 200 characters")
-    return value
-
-
 def add_closure(
     session: Session, slug: str, starts_on: date, ends_on: date | None, reason: str
-) -> dict[str, Any]:
+) -> ClosureRecord:
     exchange = exchange_by_slug(session, slug, for_update=True)
     ends_on = ends_on or starts_on
     if ends_on < starts_on:
@@ -212,7 +192,7 @@ def add_closure(
         exchange_id=exchange.id,
         starts_on=starts_on,
         ends_on=ends_on,
-        reason=_validate_reason(reason),
+        reason=domain.reason(reason) or "",
     )
     session.add(closure)
     session.flush()
@@ -225,14 +205,8 @@ def list_closures(
     *,
     from_date: date | None = None,
     to_date: date | None = None,
-) -> list[dict[str, Any]]:
-    query = (
-        select(Closure, Exchange.slug)
-        .join(Exchange, Closure.exchange_id == Exchange.id)
-        .order_by(Exchange.slug, Closure.starts_on, Closure.ends_on)
-    )
-    if slug is not None:
-        query = query.where(Exchange.id == exchange_by_slug(session, slug).id)
+) -> list[ClosureRecord]:
+    query = _with_slugs(session, Closure, slug, Closure.starts_on, Closure.ends_on)
     if from_date is not None:
         query = query.where(Closure.ends_on >= from_date)
     if to_date is not None:
@@ -240,7 +214,7 @@ def list_closures(
     return [closure_record(row, exchange_slug) for row, exchange_slug in session.execute(query)]
 
 
-def remove_closure(session: Session, ident: str) -> dict[str, Any]:
+def remove_closure(session: Session, ident: str) -> ClosureRecord:
     closure = by_uuid(session, Closure, ident, "closure")
     record = closure_record(closure, closure.exchange.slug)
     session.delete(closure)
@@ -269,7 +243,7 @@ def add_holidays(
     subdiv: str | None,
     year: int,
     dry_run: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[ClosureRecord]:
     """Add each public holiday as a one-day closure, skipping dates already closed."""
     found = public_holidays(country, subdiv, year)
     exchange = exchange_by_slug(session, slug, for_update=True)
@@ -280,7 +254,7 @@ def add_holidays(
             Closure.ends_on >= date(year, 1, 1),
         )
     ).all()
-    added: list[dict[str, Any]] = []
+    added: list[ClosureRecord] = []
     for day, name in found.items():
         if any(start <= day <= end for start, end in existing):
             continue

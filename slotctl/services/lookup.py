@@ -1,4 +1,4 @@
-"""Finding records by the identifiers of CLI.md: slug, uuid or uuid prefix."""
+"""Finding records by the identifiers of docs/cli.md: slug, uuid or uuid prefix."""
 
 from __future__ import annotations
 

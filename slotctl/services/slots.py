@@ -1,57 +1,38 @@
-"""Slots: finding, listing, calendars and administration (generation: ``generate``)."""
+"""Slots: finding, listing and administration (generation: ``generate``; calendars:
+``calendar``)."""
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, delete, exists, false, func, select, update
+from sqlalchemy import Select, and_, bindparam, delete, exists, false, select, text, update
 from sqlalchemy.orm import Session
 
 from slotctl import clock
-from slotctl.db.models import SEAT_HOLDING_STATUSES, Booking, Exchange, TimeSlot
+from slotctl.db.models import Booking, Exchange, TimeSlot, UTCDateTime
+from slotctl.domain import SEAT_HOLDING_STATUSES, SLOT_STATUSES
 from slotctl.errors import Conflict, InvalidValue, NotFound
-from slotctl.parsing import parse_date
-from slotctl.services.generate import closed_dates, week_shifts
+from slotctl.localtime import day_window, optional_date, parse_local_start
+from slotctl.records import Page, SlotRecord, booking_record, slot_record, slot_values_record
 from slotctl.services.lookup import by_uuid, exchange_by_slug
-from slotctl.services.records import booking_record, slot_record, slot_values_record
+from slotctl.services.seats import slot_status_sql
 
-STATUSES = ("available", "full", "blocked", "past")
-_T = TimeSlot.__table__
-_SLOT_COLUMNS = (
-    _T.c.id,
-    _T.c.uuid,
-    _T.c.exchange_id,
-    _T.c.date,
-    _T.c.starts_at,
-    _T.c.ends_at,
-    _T.c.max_capacity,
-    _T.c.current_bookings,
-    _T.c.is_available,
+SLOTS = TimeSlot.__table__
+SLOT_ROW = (
+    SLOTS.c.id,
+    SLOTS.c.uuid,
+    SLOTS.c.exchange_id,
+    SLOTS.c.date,
+    SLOTS.c.starts_at,
+    SLOTS.c.ends_at,
+    SLOTS.c.max_capacity,
+    SLOTS.c.current_bookings,
+    SLOTS.c.is_available,
 )
-
-
-def local_window(timezone: str, first: date, last: date) -> tuple[datetime, datetime]:
-    """UTC instants bounding the local dates ``first`` to ``last`` inclusive."""
-    zone = ZoneInfo(timezone)
-    start = datetime.combine(first, time(), tzinfo=zone).astimezone(UTC)
-    end = datetime.combine(last + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
-    return start, end
-
-
-def parse_local_start(text: str) -> datetime:
-    """``YYYY-MM-DDTHH:MM`` (or with a space) as a naive wall-clock time."""
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidValue(f"invalid local time {text!r}: use YYYY-MM-DDTHH:MM") from None
-    if value.tzinfo is not None:
-        value = value.replace(tzinfo=None)
-    return value
 
 
 def resolve_slot(session: Session, ident: str) -> tuple[TimeSlot, Exchange]:
@@ -92,8 +73,8 @@ def _exchanges_by_id(session: Session, ids: set[int]) -> dict[int, Exchange]:
 
 def _records(
     session: Session, rows: Sequence[Any], now: datetime, exchange: Exchange | None = None
-) -> list[dict[str, Any]]:
-    if exchange is not None:  # rows of _SLOT_COLUMNS, unpacked without attribute lookups
+) -> list[SlotRecord]:
+    if exchange is not None:  # rows of SLOT_ROW, unpacked without attribute lookups
         zone, slug = ZoneInfo(exchange.timezone), exchange.slug
         return [
             slot_values_record(uuid, slug, day, starts, ends, cap, booked, open_, zone, now)
@@ -110,28 +91,20 @@ def _records(
 def _status_filter(
     query: Select[Any], status: str, now: datetime, *, after_now: bool = False
 ) -> Select[Any]:
-    """``after_now``: the query already starts after now (one lower bound is enough)."""
-    if status not in STATUSES:
-        raise InvalidValue(f"unknown status {status!r}: use {', '.join(STATUSES)}")
+    """The slots in ``status`` at ``now``: the domain's rule as SQL
+    (:func:`slotctl.services.seats.slot_status_sql`), after the bound on ``starts_at`` it
+    implies, which keeps the index range short. ``after_now``: the query already starts
+    after now."""
+    if status not in SLOT_STATUSES:
+        raise InvalidValue(f"unknown status {status!r}: use {', '.join(SLOT_STATUSES)}")
     if status == "past":
-        return query.where(_T.c.starts_at <= now)
-    if not after_now:
-        query = query.where(_T.c.starts_at > now)
-    if status == "blocked":
-        return query.where(~_T.c.is_available)
-    query = query.where(_T.c.is_available)
-    if status == "full":
-        return query.where(_T.c.current_bookings >= _T.c.max_capacity)
-    return query.where(_T.c.current_bookings < _T.c.max_capacity)
-
-
-@dataclass
-class Page:
-    """Records and whether more matched than the limit."""
-
-    records: list[dict[str, Any]]
-    more: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+        query = query.where(SLOTS.c.starts_at <= now)
+    elif not after_now:
+        query = query.where(SLOTS.c.starts_at > now)
+    rule = text(f"{slot_status_sql(TimeSlot.__tablename__, ':status_now')} = :status").bindparams(
+        bindparam("status_now", now, type_=UTCDateTime()), status=status
+    )
+    return query.where(rule)
 
 
 def _page(
@@ -140,7 +113,7 @@ def _page(
     limit: int | None,
     now: datetime,
     exchange: Exchange | None = None,
-) -> Page:
+) -> Page[SlotRecord]:
     if limit is not None and limit < 0:
         raise InvalidValue("--limit cannot be negative")
     if limit:
@@ -148,13 +121,6 @@ def _page(
     rows = session.execute(query).all()
     more = bool(limit) and len(rows) > (limit or 0)
     return Page(_records(session, rows[:limit] if limit else rows, now, exchange), more)
-
-
-def local_date(spec: str | None, timezone: str) -> date | None:
-    """A date spec (``2027-03-22``, ``today``, ``+7d``) with "today" in ``timezone``."""
-    if spec is None:
-        return None
-    return parse_date(spec, clock.now().astimezone(ZoneInfo(timezone)).date())
 
 
 def list_slots(
@@ -166,37 +132,37 @@ def list_slots(
     status: str | None,
     limit: int | None,
     default_timezone: str = "UTC",
-) -> Page:
+) -> Page[SlotRecord]:
     """Slots by start. Relative dates count from the exchange's local today (without a
     slug, from today in ``default_timezone``)."""
     now = clock.now()
-    query = select(*_SLOT_COLUMNS)
+    query = select(*SLOT_ROW)
     after_now = False
     if slug is not None:
         exchange = exchange_by_slug(session, slug)
-        first = local_date(from_date, exchange.timezone)
-        last = local_date(to_date, exchange.timezone)
-        query = query.where(_T.c.exchange_id == exchange.id)
+        first = optional_date(from_date, exchange.timezone)
+        last = optional_date(to_date, exchange.timezone)
+        query = query.where(SLOTS.c.exchange_id == exchange.id)
         if first:
-            start = local_window(exchange.timezone, first, first)[0]
+            start = day_window(exchange.timezone, first, first)[0]
             # One lower bound only: given two, SQLite may start the index range at the
             # looser. A future status's own "after now" is the tighter one when start <= now.
             if status in (None, "past") or start > now:
-                query = query.where(_T.c.starts_at >= start)
+                query = query.where(SLOTS.c.starts_at >= start)
                 after_now = start > now
         if last:
-            end = local_window(exchange.timezone, last, last)[1]
-            query = query.where(_T.c.starts_at < end)
+            end = day_window(exchange.timezone, last, last)[1]
+            query = query.where(SLOTS.c.starts_at < end)
     else:
-        first = local_date(from_date, default_timezone)
-        last = local_date(to_date, default_timezone)
+        first = optional_date(from_date, default_timezone)
+        last = optional_date(to_date, default_timezone)
         if first:
-            query = query.where(_T.c.date >= first)
+            query = query.where(SLOTS.c.date >= first)
         if last:
-            query = query.where(_T.c.date <= last)
+            query = query.where(SLOTS.c.date <= last)
     if status is not None:
         query = _status_filter(query, status, now, after_now=slug is not None and after_now)
-    query = query.order_by(_T.c.starts_at, _T.c.exchange_id)
+    query = query.order_by(SLOTS.c.starts_at, SLOTS.c.exchange_id)
     return _page(session, query, limit, now)
 
 
@@ -206,22 +172,22 @@ def _bookable(
     now = clock.now()
     earliest = now + timedelta(minutes=exchange.min_notice_minutes)
     # One lower bound only: given two, SQLite may start the index range at the looser.
-    lower = _T.c.starts_at >= after if after is not None and after > earliest else None
-    query = select(*_SLOT_COLUMNS).where(
-        _T.c.exchange_id == exchange.id,
-        lower if lower is not None else _T.c.starts_at > earliest,
-        _T.c.is_available,
-        _T.c.current_bookings < _T.c.max_capacity,
+    lower = SLOTS.c.starts_at >= after if after is not None and after > earliest else None
+    query = select(*SLOT_ROW).where(
+        SLOTS.c.exchange_id == exchange.id,
+        lower if lower is not None else SLOTS.c.starts_at > earliest,
+        SLOTS.c.is_available,
+        SLOTS.c.current_bookings < SLOTS.c.max_capacity,
     )
     latest = before
     if exchange.max_advance_days is not None:
         horizon = now + timedelta(days=exchange.max_advance_days)
         latest = horizon if latest is None or horizon < latest else latest
     if latest is not None:
-        query = query.where(_T.c.starts_at < latest)
+        query = query.where(SLOTS.c.starts_at < latest)
     if not exchange.is_active:
         query = query.where(false())
-    return query.order_by(_T.c.starts_at)
+    return query.order_by(SLOTS.c.starts_at)
 
 
 def available_slots(
@@ -231,20 +197,19 @@ def available_slots(
     from_date: str | None,
     to_date: str | None,
     limit: int | None,
-) -> Page:
+) -> Page[SlotRecord]:
     """Slots a customer could book now: open, not full, outside notice, inside advance."""
     exchange = exchange_by_slug(session, slug)
-    first = local_date(from_date, exchange.timezone)
-    last = local_date(to_date, exchange.timezone)
-    after = local_window(exchange.timezone, first, first)[0] if first else None
-    before = local_window(exchange.timezone, last, last)[1] if last else None
+    first = optional_date(from_date, exchange.timezone)
+    last = optional_date(to_date, exchange.timezone)
+    after = day_window(exchange.timezone, first, first)[0] if first else None
+    before = day_window(exchange.timezone, last, last)[1] if last else None
     page = _page(session, _bookable(session, exchange, after, before), limit, clock.now(), exchange)
-    if not exchange.is_active:
-        page.extra["inactive"] = True
+    page.inactive = not exchange.is_active
     return page
 
 
-def next_slot(session: Session, slug: str, after: datetime | None) -> dict[str, Any]:
+def next_slot(session: Session, slug: str, after: datetime | None) -> SlotRecord:
     exchange = exchange_by_slug(session, slug)
     row = session.execute(_bookable(session, exchange, after, None).limit(1)).first()
     if row is None:
@@ -254,113 +219,19 @@ def next_slot(session: Session, slug: str, after: datetime | None) -> dict[str, 
 
 def show_slot(session: Session, ident: str) -> dict[str, Any]:
     slot, exchange = resolve_slot(session, ident)
-    record = slot_record(slot, exchange.slug, exchange.timezone, clock.now())
     bookings = session.scalars(
         select(Booking).where(Booking.time_slot_id == slot.id).order_by(Booking.created_at)
     )
-    record["bookings"] = [
-        booking_record(b, slot, exchange.slug, exchange.timezone) for b in bookings
-    ]
-    return record
+    return {
+        **slot_record(slot, exchange.slug, exchange.timezone, clock.now()),
+        "bookings": [booking_record(b, slot, exchange.slug, exchange.timezone) for b in bookings],
+    }
 
 
 # Calendars ------------------------------------------------------------------------
 
 
-def parse_month(text: str) -> tuple[int, int]:
-    try:
-        year_text, month_text = text.strip().split("-")
-        year, month = int(year_text), int(month_text)
-        date(year, month, 1)
-    except ValueError:
-        raise InvalidValue(f"invalid month {text!r}: use YYYY-MM, e.g. 2027-03") from None
-    return year, month
-
-
-def _closed_days(session: Session, exchange: Exchange, first: date, last: date) -> set[date]:
-    week = week_shifts(session, exchange)
-    closed = closed_dates(session, exchange.id, first, last)
-    day = first
-    while day <= last:
-        if not week.get(day.weekday()):
-            closed.add(day)
-        day += timedelta(days=1)
-    return closed
-
-
-def month_overview(session: Session, slug: str, year: int, month: int) -> dict[str, Any]:
-    """Per local day: slots, seats, booked and free seats, closed or not."""
-    exchange = exchange_by_slug(session, slug)
-    first = date(year, month, 1)
-    last = date(year, month, calendar.monthrange(year, month)[1])
-    now = clock.now()
-    free_seats = case((_T.c.is_available, _T.c.max_capacity - _T.c.current_bookings), else_=0)
-    rows = session.execute(
-        select(
-            _T.c.date,
-            func.count(),
-            func.sum(_T.c.max_capacity),
-            func.sum(_T.c.current_bookings),
-            func.sum(free_seats),
-            func.sum(case((_T.c.is_available, 0), else_=1)),
-        )
-        .where(_T.c.exchange_id == exchange.id, _T.c.date.between(first, last))
-        .group_by(_T.c.date)
-    ).all()
-    by_day = {row[0]: row for row in rows}
-    closed = _closed_days(session, exchange, first, last)
-    today = now.astimezone(ZoneInfo(exchange.timezone)).date()
-    days = []
-    for number in range(1, last.day + 1):
-        day = date(year, month, number)
-        row = by_day.get(day)
-        days.append(
-            {
-                "date": day,
-                "weekday": day.weekday(),
-                "slots": int(row[1]) if row else 0,
-                "seats": int(row[2] or 0) if row else 0,
-                "booked": int(row[3] or 0) if row else 0,
-                "free": int(row[4] or 0) if row else 0,
-                "blocked": int(row[5] or 0) if row else 0,
-                "closed": day in closed and not row,
-                "past": day < today,
-            }
-        )
-    return {
-        "exchange": exchange.slug,
-        "timezone": exchange.timezone,
-        "month": f"{year:04d}-{month:02d}",
-        "days": days,
-    }
-
-
-def week_agenda(session: Session, slug: str, day: date) -> dict[str, Any]:
-    """The Monday-to-Sunday week containing ``day``: its dates and slots."""
-    exchange = exchange_by_slug(session, slug)
-    monday = day - timedelta(days=day.weekday())
-    sunday = monday + timedelta(days=6)
-    start, end = local_window(exchange.timezone, monday, sunday)
-    rows = session.execute(
-        select(*_SLOT_COLUMNS)
-        .where(_T.c.exchange_id == exchange.id, _T.c.starts_at >= start, _T.c.starts_at < end)
-        .order_by(_T.c.starts_at)
-    ).all()
-    closed = _closed_days(session, exchange, monday, sunday)
-    now = clock.now()
-    return {
-        "exchange": exchange.slug,
-        "timezone": exchange.timezone,
-        "week_start": monday,
-        "days": [
-            {"date": monday + timedelta(days=i), "closed": (monday + timedelta(days=i)) in closed}
-            for i in range(7)
-        ],
-        "slots": [slot_record(row, exchange.slug, exchange.timezone, now) for row in rows],
-    }
-
-
-def _slots_between(
+def slots_between(
     session: Session, exchange: Exchange, start: datetime, end: datetime
 ) -> Sequence[TimeSlot]:
     """The exchange's slots starting in [start, end), in order."""
@@ -373,40 +244,6 @@ def _slots_between(
         )
         .order_by(TimeSlot.starts_at)
     ).all()
-
-
-def day_roster(session: Session, slug: str, day: date) -> dict[str, Any]:
-    """A day's slots in order, each with its bookings."""
-    exchange = exchange_by_slug(session, slug)
-    start, end = local_window(exchange.timezone, day, day)
-    slots = _slots_between(session, exchange, start, end)
-    bookings: dict[int, list[Booking]] = {}
-    if slots:
-        for booking in session.scalars(
-            select(Booking)
-            .where(Booking.time_slot_id.in_([s.id for s in slots]))
-            .order_by(Booking.created_at)
-        ):
-            bookings.setdefault(booking.time_slot_id, []).append(booking)
-    now = clock.now()
-    records = []
-    for slot in slots:
-        record = slot_record(slot, exchange.slug, exchange.timezone, now)
-        record["bookings"] = [
-            booking_record(b, slot, exchange.slug, exchange.timezone)
-            for b in bookings.get(slot.id, [])
-        ]
-        records.append(record)
-    return {
-        "exchange": exchange.slug,
-        "timezone": exchange.timezone,
-        "date": day,
-        "closed": day in _closed_days(session, exchange, day, day),
-        "slots": records,
-    }
-
-
-# Administration -------------------------------------------------------------------
 
 
 @dataclass
@@ -426,8 +263,8 @@ def select_slots(session: Session, selection: Selection) -> list[tuple[TimeSlot,
         if selection.to_date < selection.from_date:
             raise InvalidValue(f"--to {selection.to_date} is before --from {selection.from_date}")
         exchange = exchange_by_slug(session, selection.slug)
-        start, end = local_window(exchange.timezone, selection.from_date, selection.to_date)
-        slots = _slots_between(session, exchange, start, end)
+        start, end = day_window(exchange.timezone, selection.from_date, selection.to_date)
+        slots = slots_between(session, exchange, start, end)
         return [(slot, exchange) for slot in slots]
     if not selection.idents:
         raise InvalidValue("name slots (uuid, prefix or SLUG@YYYY-MM-DDTHH:MM) or SLUG --from --to")
@@ -438,12 +275,12 @@ def select_slots(session: Session, selection: Selection) -> list[tuple[TimeSlot,
     return sorted(chosen.values(), key=lambda pair: pair[0].starts_at)
 
 
-def _record(session: Session, slot: TimeSlot, exchange: Exchange) -> dict[str, Any]:
+def _record(session: Session, slot: TimeSlot, exchange: Exchange) -> SlotRecord:
     session.refresh(slot)
     return slot_record(slot, exchange.slug, exchange.timezone, clock.now())
 
 
-def update_capacity(session: Session, ident: str, capacity: int) -> dict[str, Any]:
+def update_capacity(session: Session, ident: str, capacity: int) -> SlotRecord:
     if capacity < 1:
         raise InvalidValue("--capacity must be at least 1 (block a slot to stop bookings)")
     slot, exchange = resolve_slot(session, ident)
@@ -462,7 +299,7 @@ def update_capacity(session: Session, ident: str, capacity: int) -> dict[str, An
     return _record(session, slot, exchange)
 
 
-def set_blocked(session: Session, selection: Selection, blocked: bool) -> list[dict[str, Any]]:
+def set_blocked(session: Session, selection: Selection, blocked: bool) -> list[SlotRecord]:
     chosen = select_slots(session, selection)
     ids = [slot.id for slot, _ in chosen]
     for index in range(0, len(ids), 500):
@@ -477,8 +314,8 @@ def set_blocked(session: Session, selection: Selection, blocked: bool) -> list[d
 
 @dataclass
 class BulkOutcome:
-    changed: list[dict[str, Any]]
-    refused: list[dict[str, Any]]
+    changed: list[SlotRecord]
+    refused: list[SlotRecord]
 
 
 def bulk_capacity(
@@ -488,8 +325,8 @@ def bulk_capacity(
     if capacity < 1:
         raise InvalidValue("--set must be at least 1 (block slots to stop bookings)")
     chosen = select_slots(session, Selection(slug=slug, from_date=from_date, to_date=to_date))
-    changed: list[dict[str, Any]] = []
-    refused: list[dict[str, Any]] = []
+    changed: list[SlotRecord] = []
+    refused: list[SlotRecord] = []
     for slot, exchange in chosen:
         result = session.execute(
             update(TimeSlot)

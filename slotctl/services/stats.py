@@ -3,7 +3,7 @@
 Nothing here loads a slot or a booking into Python: three grouped queries
 (slots by exchange, weekday and local hour; bookings by exchange and status;
 the median lead time) return a few hundred rows at most, which are folded into
-the record of CLI.md. The period is a range of *local* dates of the slots.
+the record of docs/cli.md. The period is a range of *local* dates of the slots.
 
 Local hours need the exchange's timezone inside SQL. PostgreSQL has it
 (``AT TIME ZONE``); SQLite does not, so the UTC offsets in force over the
@@ -24,34 +24,15 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
 from slotctl import clock
-from slotctl.db.bulk import sqlite_datetime
-from slotctl.db.models import BOOKING_STATUSES, Exchange
+from slotctl.db import dialects
+from slotctl.db.models import Exchange
+from slotctl.domain import BOOKING_STATUSES
 from slotctl.errors import InvalidValue
+from slotctl.localtime import day_window, optional_date
 from slotctl.parsing import DAY_NAMES
 from slotctl.services.lookup import exchange_by_slug
-from slotctl.services.slots import local_date, local_window
-from slotctl.services.zones import sqlite_offsets
 
-STATS_FIELDS = (
-    "from",
-    "to",
-    "slots",
-    "seats",
-    "booked_seats",
-    "utilization",
-    "bookings",
-    "no_show_rate",
-    "cancellation_rate",
-    "expired",
-    "lead_time_hours_median",
-    "by_weekday",
-    "by_hour",
-    "exchanges",
-)
-EXCHANGE_FIELDS = (
-    "exchange",
-    "name",
-    "timezone",
+FIGURES = (  # of the whole period and of each exchange
     "slots",
     "seats",
     "booked_seats",
@@ -62,6 +43,8 @@ EXCHANGE_FIELDS = (
     "expired",
     "lead_time_hours_median",
 )
+STATS_FIELDS = ("from", "to", *FIGURES, "by_weekday", "by_hour", "exchanges")
+EXCHANGE_FIELDS = ("exchange", "name", "timezone", *FIGURES)
 DEFAULT_DAYS = 30  # the default period: the last 30 days and the next 30
 MAX_DAYS = 3660
 
@@ -105,8 +88,8 @@ def period(
 ) -> Period:
     """The local dates asked for (default: 30 days back to 30 ahead), checked."""
     today = clock.now().astimezone(ZoneInfo(timezone)).date()
-    first = local_date(from_date, timezone) or today - timedelta(days=DEFAULT_DAYS)
-    last = local_date(to_date, timezone) or (
+    first = optional_date(from_date, timezone) or today - timedelta(days=DEFAULT_DAYS)
+    last = optional_date(to_date, timezone) or (
         first + timedelta(days=2 * DEFAULT_DAYS)
         if from_date is not None
         else today + timedelta(days=DEFAULT_DAYS)
@@ -116,33 +99,10 @@ def period(
     if (last - first).days > MAX_DAYS:
         raise InvalidValue(f"the period is longer than {MAX_DAYS} days")
     zones = {e.timezone for e in exchanges} or {timezone}
-    windows = [local_window(zone, first, last) for zone in zones]
+    windows = [day_window(zone, first, last) for zone in zones]
     return Period(first, last, min(w[0] for w in windows), max(w[1] for w in windows))
 
 
-# Local hour of a slot's start, per dialect ----------------------------------------------
-
-
-def _sqlite_hour(
-    exchanges: Iterable[Exchange], span: Period
-) -> tuple[str, list[BindParameter[Any]]]:
-    """A SQL expression for the local hour of ``s.starts_at`` on SQLite, and its parameters."""
-    offsets, params = sqlite_offsets(exchanges, span.start, span.end, str)
-    minute_of_day = (
-        "(CAST(substr(s.starts_at, 12, 2) AS INTEGER) * 60"
-        " + CAST(substr(s.starts_at, 15, 2) AS INTEGER)"
-    )
-    return f"(({minute_of_day} + {offsets} + 1440) % 1440) / 60)", params
-
-
-_WEEKDAY = {
-    "sqlite": "(CAST(strftime('%w', s.date) AS INTEGER) + 6) % 7",
-    "postgresql": "CAST(extract(isodow FROM s.date) AS INTEGER) - 1",
-}
-_LEAD_HOURS = {
-    "sqlite": "(julianday(s.starts_at) - julianday(b.created_at)) * 24.0",
-    "postgresql": "extract(epoch FROM (s.starts_at - b.created_at)) / 3600.0",
-}
 _IN_PERIOD = (
     "s.starts_at >= :start AND s.starts_at < :end AND s.date >= :first AND s.date <= :last"
     "{exchange}"
@@ -160,112 +120,62 @@ def _params(span: Period, exchange: Exchange | None) -> dict[str, Any]:
     return params
 
 
-def _bounds(dialect: str, span: Period) -> list[BindParameter[Any]]:
-    if dialect == "sqlite":
-        return [
-            bindparam("start", sqlite_datetime(span.start)),
-            bindparam("end", sqlite_datetime(span.end)),
-        ]
-    return [bindparam("start", span.start), bindparam("end", span.end)]
+def _bounds(sql: dialects.Dialect, span: Period) -> list[BindParameter[Any]]:
+    return [bindparam("start", sql.stamp(span.start)), bindparam("end", sql.stamp(span.end))]
 
 
 def _slot_groups(
-    session: Session, dialect: str, span: Period, exchanges: list[Exchange], one: Exchange | None
+    session: Session,
+    sql: dialects.Dialect,
+    span: Period,
+    exchanges: list[Exchange],
+    one: Exchange | None,
 ) -> Iterator[tuple[int, int, int, int, int, int]]:
     """``(exchange_id, weekday, hour, slots, seats, booked)`` groups."""
-    if dialect == "sqlite":
-        hour, hour_params = _sqlite_hour(exchanges, span)
-        join = ""
-    else:
-        hour = "CAST(extract(hour FROM (s.starts_at AT TIME ZONE e.timezone)) AS INTEGER)"
-        hour_params = []
-        join = " JOIN exchanges e ON e.id = s.exchange_id"
-    sql = (
-        f"SELECT s.exchange_id, {_WEEKDAY[dialect]} AS weekday, {hour} AS hour, count(*),"
+    hour, hour_params, join = sql.local_hour(exchanges, span.start, span.end)
+    statement = (
+        f"SELECT s.exchange_id, {sql.weekday('s.date')} AS weekday, {hour} AS hour, count(*),"
         " COALESCE(sum(s.max_capacity), 0), COALESCE(sum(s.current_bookings), 0)"
         f" FROM time_slots s{join} WHERE {_where(one)}"
         " GROUP BY s.exchange_id, weekday, hour"
     )
-    statement = text(sql).bindparams(*_bounds(dialect, span), *hour_params)
-    for row in session.execute(statement, _params(span, one)):
+    query = text(statement).bindparams(*_bounds(sql, span), *hour_params)
+    for row in session.execute(query, _params(span, one)):
         yield (int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]), int(row[5]))
 
 
 def _booking_groups(
-    session: Session, dialect: str, span: Period, one: Exchange | None
+    session: Session, sql: dialects.Dialect, span: Period, one: Exchange | None
 ) -> Iterator[tuple[int, str, int, int]]:
     """``(exchange_id, status, bookings, expired)`` groups."""
-    sql = (
+    statement = (
         "SELECT s.exchange_id, b.status, count(*),"
         " COALESCE(sum(CASE WHEN b.cancellation_reason = 'expired' THEN 1 ELSE 0 END), 0)"
         f" FROM time_slots s JOIN bookings b ON b.time_slot_id = s.id WHERE {_where(one)}"
         " GROUP BY s.exchange_id, b.status"
     )
-    statement = text(sql).bindparams(*_bounds(dialect, span))
-    for row in session.execute(statement, _params(span, one)):
+    query = text(statement).bindparams(*_bounds(sql, span))
+    for row in session.execute(query, _params(span, one)):
         yield int(row[0]), str(row[1]), int(row[2]), int(row[3])
 
 
 def _medians(
-    session: Session, dialect: str, span: Period, one: Exchange | None, counts: dict[int, int]
+    session: Session,
+    sql: dialects.Dialect,
+    span: Period,
+    one: Exchange | None,
+    counts: dict[int, int],
 ) -> dict[int | None, float]:
     """Median lead time (hours from booking to the slot's start), overall (key None)
     and per exchange, over every booking of the period's slots (``counts``: how many
     there are per exchange)."""
-    lead = _LEAD_HOURS[dialect]
+    lead = sql.hours_between("s.starts_at", "b.created_at")
     source = f"FROM time_slots s JOIN bookings b ON b.time_slot_id = s.id WHERE {_where(one)}"
-    bounds = _bounds(dialect, span)
-    params = _params(span, one)
-    if dialect == "postgresql":
-        # Two sorts of every lead time: let them happen in memory (this transaction only).
-        session.execute(text("SET LOCAL work_mem = '64MB'"))
-        sql = (
-            f"SELECT s.exchange_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY {lead}) {source}"
-            " GROUP BY GROUPING SETS ((s.exchange_id), ())"
-        )
-        rows = session.execute(text(sql).bindparams(*bounds), params)
-        return {
-            (None if key is None else int(key)): float(value)
-            for key, value in rows
-            if value is not None
-        }
-    # SQLite has no percentile function. The lead times are written once, sorted by
-    # exchange and lead, to a temporary table whose rowids are then the sorted positions;
-    # a second, sorted by lead alone, gives the overall median. Counts are known.
-    session.execute(text("DROP TABLE IF EXISTS temp.slotctl_leads"))
-    session.execute(text("DROP TABLE IF EXISTS temp.slotctl_all_leads"))
-    session.execute(
-        text(
-            f"CREATE TEMP TABLE slotctl_leads AS SELECT s.exchange_id AS exchange_id,"
-            f" {lead} AS lead {source} ORDER BY s.exchange_id, lead"
-        ).bindparams(*bounds),
-        params,
-    )
-    medians: dict[int | None, float] = {}
-    start = 1
-    for exchange_id in sorted(k for k, n in counts.items() if n):
-        medians[exchange_id] = _middle(session, "slotctl_leads", start, counts[exchange_id])
-        start += counts[exchange_id]
-    total = sum(counts.values())
-    if len(medians) == 1:
-        medians[None] = next(iter(medians.values()))
-    elif total:
-        everything = "SELECT lead FROM slotctl_leads ORDER BY lead"
-        session.execute(text(f"CREATE TEMP TABLE slotctl_all_leads AS {everything}"))
-        medians[None] = _middle(session, "slotctl_all_leads", 1, total)
-        session.execute(text("DROP TABLE temp.slotctl_all_leads"))
-    session.execute(text("DROP TABLE temp.slotctl_leads"))
-    return medians
-
-
-def _middle(session: Session, table: str, start: int, count: int) -> float:
-    """The median of ``count`` sorted values stored from rowid ``start`` on."""
-    low, high = start + (count - 1) // 2, start + count // 2
-    value = session.execute(
-        text(f"SELECT avg(lead) FROM {table} WHERE rowid IN (:low, :high)"),
-        {"low": low, "high": high},
-    ).scalar()
-    return float(value or 0)
+    params = {
+        **_params(span, one),
+        **{bind.key: bind.value for bind in _bounds(sql, span)},
+    }
+    return sql.medians(session, dialects.Leads(lead, source, params, counts))
 
 
 # The record -----------------------------------------------------------------------------
@@ -303,12 +213,12 @@ def stats(
     to_date: str | None = None,
     default_timezone: str = "UTC",
 ) -> dict[str, Any]:
-    """The figures of CLI.md over the slots whose local date lies in the period.
+    """The figures of docs/cli.md over the slots whose local date lies in the period.
 
     Relative dates count from today in the exchange's timezone (without a SLUG, in
     ``default_timezone``).
     """
-    dialect = session.get_bind().dialect.name
+    sql = dialects.of(session)
     one = exchange_by_slug(session, slug) if slug is not None else None
     exchanges = (
         [one]
@@ -325,7 +235,7 @@ def stats(
     cells: dict[tuple[int, int], Usage] = {}
     if exchanges:
         for exchange_id, weekday, hour, slots, seats, booked in _slot_groups(
-            session, dialect, span, exchanges, one
+            session, sql, span, exchanges, one
         ):
             for usage in (
                 total,
@@ -340,12 +250,12 @@ def stats(
     exchange_outcomes = {e.id: _Outcomes.empty() for e in exchanges}
     medians: dict[int | None, float] = {}
     if exchanges:
-        for exchange_id, status, count, expired in _booking_groups(session, dialect, span, one):
+        for exchange_id, status, count, expired in _booking_groups(session, sql, span, one):
             for target in (outcomes, exchange_outcomes[exchange_id]):
                 target.counts[status] += count
                 target.expired += expired
         counts = {key: sum(o.counts.values()) for key, o in exchange_outcomes.items()}
-        medians = _medians(session, dialect, span, one, counts)
+        medians = _medians(session, sql, span, one, counts)
 
     by_weekday = []
     for weekday, usage in enumerate(weekdays):

@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import partial
 from typing import IO, Any
 
 from sqlalchemy import select, text
@@ -25,17 +23,20 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
 from slotctl import clock
-from slotctl.db.bulk import sqlite_datetime
+from slotctl.db import dialects
 from slotctl.db.engine import first_line
 from slotctl.db.models import Exchange
 from slotctl.errors import Unavailable
-from slotctl.services.exchanges import EXCHANGE_FIELDS
-from slotctl.services.hours import CLOSURE_FIELDS, HOURS_FIELDS
+from slotctl.localtime import Span, day_window, optional_date
+from slotctl.records import (
+    BOOKING_FIELDS,
+    CLOSURE_FIELDS,
+    EXCHANGE_FIELDS,
+    HOURS_FIELDS,
+    SLOT_FIELDS,
+)
 from slotctl.services.lookup import exchange_by_slug
-from slotctl.services.records import BOOKING_FIELDS, SLOT_FIELDS
-from slotctl.services.slots import local_date, local_window
-from slotctl.services.zones import offset_text, sqlite_offsets
-from slotctl.tabular import FORMULA_PREFIXES
+from slotctl.services.seats import slot_status_sql
 
 KINDS = ("exchanges", "hours", "closures", "slots", "bookings")
 FIELDS: dict[str, Sequence[str]] = {
@@ -45,91 +46,48 @@ FIELDS: dict[str, Sequence[str]] = {
     "slots": SLOT_FIELDS,
     "bookings": BOOKING_FIELDS,
 }
-FETCH = 5000  # rows per fetch on SQLite
-CACHE_KIB = 8_192  # SQLite page cache while exporting (its sort spills to disk beyond it)
+FETCH = 5000  # rows per fetch when streaming JSON and ICS
 DAY_CASE = (
     "CASE h.weekday WHEN 0 THEN 'mon' WHEN 1 THEN 'tue' WHEN 2 THEN 'wed' WHEN 3 THEN 'thu'"
     " WHEN 4 THEN 'fri' WHEN 5 THEN 'sat' ELSE 'sun' END"
 )
 
 
-@dataclass
-class Filters:
-    exchange: str | None = None
-    from_date: str | None = None
-    to_date: str | None = None
-    default_timezone: str = "UTC"
+Filters = Span  # an export covers an exchange's records (or all) between local dates
 
 
-class _Dialect:
+class _Render:
     """SQL that renders a column as the text of its CSV/JSON field."""
 
-    def __init__(self, name: str, neutralise: bool) -> None:
-        self.sqlite = name == "sqlite"
+    def __init__(self, sql: dialects.Dialect, neutralise: bool) -> None:
+        self.sql = sql
         self.neutralise = neutralise
         # SQLite, CSV: each row comes back as one ready CSV line (no csv.writer per cell).
-        self.csv_lines = self.sqlite and neutralise
+        self.csv_lines = sql.csv_lines and neutralise
         self.params: list[BindParameter[Any]] = []
-        self.local_offsets: dict[str, str] = {}
-        # Rows in byte order of the slug on both databases, whatever PostgreSQL's collation.
-        self.slug = "e.slug" if self.sqlite else 'e.slug COLLATE "C"'
-
-    def utc(self, column: str) -> str:
-        if self.sqlite:  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff'; '.000000' only at its end
-            return f"replace(replace({column}, '.000000', ''), ' ', 'T') || '+00:00'"
-        return (
-            f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') ||"
-            f" CASE WHEN date_trunc('second', {column}) = {column} THEN ''"
-            f" ELSE to_char({column} AT TIME ZONE 'UTC', '.US') END || '+00:00'"
-        )
+        self.local_texts: dict[str, str] = {}
+        self.utc = sql.utc_text
+        self.date = sql.date_text
+        # Rows in byte order of the slug on both databases, whatever the collation.
+        self.slug = sql.slug_order
 
     def local(self, column: str) -> str:
         """A slot's instant in its exchange's time, ``YYYY-MM-DDTHH:MM:SS+HH:MM``."""
-        if self.sqlite:
-            return self.local_offsets[column]
-        local = f"({column} AT TIME ZONE e.timezone)"
-        minutes = (
-            f"CAST(extract(epoch FROM {local} - ({column} AT TIME ZONE 'UTC')) / 60 AS INTEGER)"
-        )
-        return (
-            f"to_char({local}, 'YYYY-MM-DD\"T\"HH24:MI:SS') ||"
-            f" CASE WHEN {minutes} < 0 THEN '-' ELSE '+' END ||"
-            f" to_char(abs({minutes}) / 60, 'FM00') || ':' ||"
-            f" to_char(mod(abs({minutes}), 60), 'FM00')"
-        )
-
-    def date(self, column: str) -> str:
-        return column if self.sqlite else f"to_char({column}, 'YYYY-MM-DD')"
+        return self.local_texts[column]
 
     def boolean(self, column: str) -> str:
         return f"CASE WHEN {column} THEN 'true' ELSE 'false' END"
 
     def text(self, column: str) -> str:
         """Free text: empty as null (one spelling on both databases), formulas neutralised,
-        and on SQLite's CSV path quoted as ``csv.writer`` would."""
+        and on the CSV-lines path quoted as ``csv.writer`` would."""
         if not self.neutralise:
             return column
-        if not self.sqlite:
-            return (
-                f"CASE WHEN {column} ~ '^([-=+@\\t\\r]|''[-=+@\\t\\r''])' THEN '''' || {column}"
-                f" ELSE NULLIF({column}, '') END"
-            )
-        codes = ", ".join(str(ord(c)) for c in FORMULA_PREFIXES)
-        neutralised = (
-            f"CASE WHEN unicode({column}) IN ({codes}) OR (unicode({column}) = 39"
-            f" AND unicode(substr({column}, 2)) IN ({codes}, 39)) THEN '''' || {column}"
-            f" ELSE NULLIF({column}, '') END"
-        )
-        if not self.csv_lines:
-            return neutralised
-        return (
-            f"CASE WHEN instr({column}, ',') OR instr({column}, '\"')"
-            f" OR instr({column}, char(10)) OR instr({column}, char(13))"
-            f" THEN '\"' || replace({neutralised}, '\"', '\"\"') || '\"' ELSE {neutralised} END"
-        )
+        neutralised = self.sql.neutralised(column)
+        return self.sql.csv_cell(neutralised) if self.csv_lines else neutralised
 
 
-def _select(kind: str, sql: _Dialect, where: str) -> str:
+def _select(kind: str, sql: _Render, where: str) -> str:
     """The SELECT of ``kind``: one text column per field, or on SQLite's CSV path one
     column holding the whole CSV line."""
     columns, rest = _parts(kind, sql, where)
@@ -139,7 +97,7 @@ def _select(kind: str, sql: _Dialect, where: str) -> str:
     return f"SELECT {', '.join(columns)} {rest}"
 
 
-def _parts(kind: str, sql: _Dialect, where: str) -> tuple[list[str], str]:
+def _parts(kind: str, sql: _Render, where: str) -> tuple[list[str], str]:
     t, u = sql.text, sql.utc
     if kind == "exchanges":
         columns = [
@@ -175,8 +133,7 @@ def _parts(kind: str, sql: _Dialect, where: str) -> tuple[list[str], str]:
             "CASE WHEN s.max_capacity > s.current_bookings"
             " THEN s.max_capacity - s.current_bookings ELSE 0 END",
             sql.boolean("s.is_available"),
-            f"CASE WHEN s.starts_at <= {now} THEN 'past' WHEN NOT s.is_available THEN 'blocked'"
-            " WHEN s.current_bookings >= s.max_capacity THEN 'full' ELSE 'available' END",
+            slot_status_sql("s", now),
         ]  # fmt: skip
         return columns, (
             f"FROM time_slots s JOIN exchanges e ON e.id = s.exchange_id {where}"
@@ -201,12 +158,12 @@ class Query:
     params: dict[str, Any]
     binds: list[BindParameter[Any]]
     columns: Sequence[str]
-    sqlite: bool
 
 
 def build(session: Session, kind: str, filters: Filters, *, neutralise: bool = True) -> Query:
     """The SELECT rendering ``kind`` records as text, for these filters."""
-    dialect = _Dialect(session.get_bind().dialect.name, neutralise)
+    sql = dialects.of(session)
+    dialect = _Render(sql, neutralise)
     conditions: list[str] = []
     params: dict[str, Any] = {}
     one: Exchange | None = None
@@ -216,23 +173,23 @@ def build(session: Session, kind: str, filters: Filters, *, neutralise: bool = T
         conditions.append(f"{alias.get(kind, 's.exchange_id')} = :exchange")
         params["exchange"] = one.id
     timezone = one.timezone if one is not None else filters.default_timezone
-    first = local_date(filters.from_date, timezone)
-    last = local_date(filters.to_date, timezone)
+    first = optional_date(filters.from_date, timezone)
+    last = optional_date(filters.to_date, timezone)
     if kind in ("slots", "bookings"):
         exchanges = [one] if one is not None else list(session.scalars(select(Exchange)))
         zones = {e.timezone for e in exchanges} or {timezone}
         if first is not None:
-            start = min(local_window(zone, first, first)[0] for zone in zones)
+            start = min(day_window(zone, first, first)[0] for zone in zones)
             conditions.append("s.starts_at >= :start AND s.date >= :first")
-            params["start"], params["first"] = _instant(dialect, start), first
+            params["start"], params["first"] = sql.stamp(start), first
         if last is not None:
-            end = max(local_window(zone, last, last)[1] for zone in zones)
+            end = max(day_window(zone, last, last)[1] for zone in zones)
             conditions.append("s.starts_at < :end AND s.date <= :last")
-            params["end"], params["last"] = _instant(dialect, end), last
+            params["end"], params["last"] = sql.stamp(end), last
         if kind == "slots":
-            params["now"] = _instant(dialect, clock.now())
-        if dialect.sqlite:
-            _sqlite_local_offsets(session, dialect, exchanges)
+            params["now"] = sql.stamp(clock.now())
+        columns = ("s.starts_at", "s.ends_at")
+        dialect.local_texts, dialect.params = sql.local_texts(session, columns, exchanges)
     elif kind == "closures":
         if first is not None:
             conditions.append("c.ends_on >= :first")
@@ -241,45 +198,13 @@ def build(session: Session, kind: str, filters: Filters, *, neutralise: bool = T
             conditions.append("c.starts_on <= :last")
             params["last"] = last
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    return Query(
-        _select(kind, dialect, where), params, dialect.params, FIELDS[kind], dialect.sqlite
-    )
+    return Query(_select(kind, dialect, where), params, dialect.params, FIELDS[kind])
 
 
 def snapshot(session: Session) -> None:
-    """Make the rest of this (read) transaction see one consistent state: PostgreSQL's
-    REPEATABLE READ (SQLite's read transaction already does)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
-
-
-def _instant(dialect: _Dialect, value: datetime) -> Any:
-    return sqlite_datetime(value) if dialect.sqlite else value
-
-
-def _local_text(column: str, minutes: int) -> str:
-    offset = offset_text(minutes)  # also a valid SQLite date modifier
-    return f"strftime('%Y-%m-%dT%H:%M:%S', {column}, '{offset}') || '{offset}'"
-
-
-def _sqlite_local_offsets(session: Session, dialect: _Dialect, exchanges: list[Exchange]) -> None:
-    """The offset CASEs for ``s.starts_at`` and ``s.ends_at`` over the slots' whole span."""
-    low, high = session.execute(text("SELECT min(starts_at), max(ends_at) FROM time_slots")).one()
-    if low is None:
-        low = high = sqlite_datetime(clock.now())
-    start = datetime.fromisoformat(low).replace(tzinfo=clock.now().tzinfo) - timedelta(days=1)
-    end = datetime.fromisoformat(high).replace(tzinfo=clock.now().tzinfo) + timedelta(days=1)
-    for column in ("s.starts_at", "s.ends_at"):
-        case, params = sqlite_offsets(
-            exchanges,
-            start,
-            end,
-            partial(_local_text, column),
-            column=column,
-            prefix=column.replace(".", "_"),
-        )
-        dialect.local_offsets[column] = case
-        dialect.params.extend(params)
+    """Make the rest of this (read) transaction see one consistent state (PostgreSQL's
+    REPEATABLE READ; SQLite's read transaction already does)."""
+    dialects.of(session).begin_snapshot(session)
 
 
 # Writing ----------------------------------------------------------------------------------
@@ -295,36 +220,10 @@ def write_csv(session: Session, query: Query, out: IO[bytes]) -> int:
 
 
 def _write_csv(session: Session, query: Query, out: IO[bytes]) -> int:
-    header = (",".join(query.columns) + "\n").encode()
-    out.write(header)
+    out.write((",".join(query.columns) + "\n").encode())
+    params = {**query.params, **{bind.key: bind.value for bind in query.binds}}
     connection = session.connection()
-    raw: Any = connection.connection.driver_connection
-    if query.sqlite:  # each row is one CSV line already (see _select)
-        params = {**query.params, **{bind.key: bind.value for bind in query.binds}}
-        cursor = raw.cursor()
-        try:
-            cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")  # flat memory, however many rows
-            cursor.execute(query.sql, params)
-            count = 0
-            while chunk := cursor.fetchmany(FETCH):
-                out.write(("\n".join([row[0] for row in chunk]) + "\n").encode())
-                count += len(chunk)
-        finally:
-            cursor.close()
-        return count
-    statement = _psycopg(query.sql)
-    with raw.cursor() as cursor:
-        with cursor.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)", query.params) as copy:
-            for block in copy:
-                out.write(block)
-        return int(cursor.rowcount)
-
-
-def _psycopg(sql: str) -> str:
-    """``:name`` placeholders as psycopg's ``%(name)s``."""
-    import re
-
-    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
+    return dialects.of(connection).write_csv(connection, query.sql, params, out)
 
 
 def iter_rows(session: Session, query: Query) -> Iterator[dict[str, Any]]:

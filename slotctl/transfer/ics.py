@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from slotctl import __version__
 from slotctl.db.models import Exchange
-from slotctl.services.export import Query, iter_rows
+from slotctl.transfer.export import Query, iter_rows
 
 ICS_STATUS = {
     "pending": "TENTATIVE",

@@ -1,0 +1,32 @@
+"""Transfer: CSV, JSON and ICS export and CSV import of every record type.
+
+Export (:mod:`.export`, :mod:`.ics`) streams records rendered by the database.
+Import is split by record type (:mod:`.exchanges`, :mod:`.hours`, :mod:`.slots`,
+:mod:`.bookings`) over one shared cell layer (:mod:`.cells`) that uses the
+validators of :mod:`slotctl.domain`, and one staging layer (:mod:`.staging`).
+Imports obey the booking lifecycle and change seats and statuses only through
+:mod:`slotctl.services.seats`.
+
+Every imported file is validated whole, then written in one transaction.
+
+Every row is checked before anything is written; all bad rows are reported
+with their line numbers (exit 5) and nothing is written. Otherwise records
+whose ``uuid`` exists are updated (only when something differs, so importing
+the same file twice changes nothing), the rest are inserted, in the caller's
+one transaction.
+
+Slots and bookings can number millions, so they are never held in Python:
+each row is parsed and checked on its own, then *staged* into a temporary
+table (``executemany`` on SQLite, ``COPY`` on PostgreSQL), and the checks that
+need the whole picture — duplicates, unknown slots, overlaps, capacity — and
+the writes are set-based SQL over that table. Memory stays flat whatever the
+file's size. (Booking import writes in a savepoint and runs its whole-file
+checks only when a constraint refuses the write: see :func:`import_bookings`.)
+Exchanges, hours and closures are small by nature and go through the ORM with
+the same validation as the commands that create them.
+
+Derived columns (a booking's exchange and times, a slot's counters, seats and
+status) are optional and ignored: they are recomputed from the records they
+derive from. Booking import recomputes the counters of every slot it touches
+and refuses rows that would overbook a slot, like bad rows.
+"""

@@ -1,0 +1,215 @@
+"""Reading a bookings file: each row parsed on its own by position (millions of rows
+go through here), its slot resolved a batch at a time, and staged."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import IO, Any
+
+from slotctl import domain
+from slotctl.db.models import new_uuids
+from slotctl.errors import InvalidValue
+from slotctl.records import BOOKING_FIELDS
+from slotctl.services.bookings import draw_reference
+from slotctl.tabular import check_header, decode_cell, read_cells
+from slotctl.transfer.cells import (
+    BATCH,
+    CANONICAL_UUID,
+    REQUIRED,
+    Emails,
+    Problems,
+    cell_text,
+    cell_uuid,
+)
+from slotctl.transfer.export import FIELDS
+from slotctl.transfer.staging import Stage
+
+STAGE = (
+    ("line", "int"),
+    ("uuid", "text"),
+    ("reference", "text"),
+    ("ref_given", "int"),
+    ("slot_uuid", "text"),
+    ("customer_name", "text"),
+    ("customer_email", "text"),
+    ("customer_phone", "text"),
+    ("notes", "text"),
+    ("status", "text"),
+    ("created_at", "ts"),
+    ("updated_at", "ts"),
+    ("confirmed_at", "ts"),
+    ("completed_at", "ts"),
+    ("cancelled_at", "ts"),
+    ("cancellation_reason", "text"),
+    ("slot_id", "int"),
+    ("exchange_id", "int"),
+    ("existing_id", "int"),
+    ("old_status", "text"),
+    ("old_slot_id", "int"),
+    ("changed", "int"),
+)
+PARSED = 18  # columns the parser fills (slot_id and exchange_id included)
+# A booking's own columns: its fields less the uuid and those derived from its slot.
+COLUMNS = tuple(
+    f for f in BOOKING_FIELDS if f not in ("uuid", "exchange", "slot", "starts_at", "ends_at")
+)
+STAMPS = ("created_at", "updated_at")
+_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$")
+
+
+class _Parser:
+    """One bookings row (cells by position) to its staging tuple, or InvalidValue.
+
+    The hot loop of an import of millions of rows: only free-text cells are
+    un-neutralised, canonical uuids and instants skip the general parsers.
+    """
+
+    def __init__(self, columns: list[str], stage: Stage, now: datetime) -> None:
+        index = {column: i for i, column in enumerate(columns)}
+        self.i = {column: index.get(column, -1) for column in FIELDS["bookings"]}
+        self.emails = Emails()
+        self.instant = stage.instant
+        self.now = stage.stamp(now)
+        self.fresh_uuids: list[str] = []
+        self.times = [
+            (self.i[c], c)
+            for c in ("created_at", "updated_at", "confirmed_at", "completed_at", "cancelled_at")
+        ]
+
+    def text(self, cells: list[str], column: str) -> str:
+        i = self.i[column]
+        if i < 0:
+            return ""
+        value = cells[i]
+        return decode_cell(value) if value[:1] == "'" else value
+
+    def plain(self, cells: list[str], column: str) -> str:
+        i = self.i[column]
+        return cells[i].strip() if i >= 0 else ""
+
+    def uuid(self, cells: list[str]) -> str:
+        uuid = self.plain(cells, "uuid")
+        if not uuid:
+            if not self.fresh_uuids:
+                self.fresh_uuids.extend(new_uuids(1000))
+            return self.fresh_uuids.pop()
+        return uuid if CANONICAL_UUID.match(uuid) else cell_uuid(uuid)
+
+    def status(self, cells: list[str]) -> str | None:
+        status = self.plain(cells, "status")
+        if status in domain.BOOKING_STATUSES:
+            return status
+        if not status:
+            return None  # kept for an existing booking, pending for a new one
+        return domain.parse_status(status)
+
+    def __call__(self, line: int, cells: list[str]) -> tuple[Any, ...]:
+        uuid = self.uuid(cells)
+        reference = self.plain(cells, "reference")
+        if reference and not _REFERENCE.match(reference):
+            raise InvalidValue(f"invalid reference {reference!r}: up to 16 letters and digits")
+        status = self.status(cells)
+        slot = self.plain(cells, "slot")
+        if not slot:
+            raise InvalidValue("slot is required")
+        if not CANONICAL_UUID.match(slot):
+            slot = cell_uuid(slot)
+        email = self.text(cells, "customer_email")
+        if not email.strip():
+            raise InvalidValue("customer_email is required")
+        phone = self.text(cells, "customer_phone")
+        instant = self.instant
+        times = [instant(cells[i], c) if i >= 0 and cells[i] else None for i, c in self.times]
+        return (
+            line,
+            uuid,
+            reference or draw_reference(),
+            1 if reference else 0,
+            slot,
+            cell_text(self.text(cells, "customer_name"), "customer_name", 200, required=True),
+            self.emails(email),
+            domain.phone(phone) if phone else None,
+            cell_text(self.text(cells, "notes"), "notes", 2000),
+            status,
+            times[0],  # created_at and updated_at: null when not given (see import_bookings)
+            times[1],
+            times[2],
+            times[3],
+            times[4],
+            cell_text(self.text(cells, "cancellation_reason"), "cancellation_reason", 200),
+        )
+
+
+def booking_rows(
+    stream: IO[str],
+    stage: Stage,
+    now: datetime,
+    problems: Problems,
+    header: list[str],
+    refused: dict[str, int],
+) -> Iterator[tuple[Any, ...]]:
+    """Every good row of a bookings file as a staging tuple, its slot resolved to ids a
+    batch at a time; bad rows go to ``problems`` (and their uuids to ``refused``, so
+    that a good row repeating one is reported too); the file's columns to ``header``."""
+    columns, rows = read_cells(stream, "bookings")
+    check_header(columns, FIELDS["bookings"], REQUIRED["bookings"], "bookings")
+    header.extend(columns)
+    parse = _Parser(columns, stage, now)
+    slots: dict[str, tuple[int, int]] = {}
+    batch: list[tuple[Any, ...]] = []
+    for line, cells in rows:
+        if isinstance(cells, str):
+            problems.add(line, cells)
+            continue
+        try:
+            batch.append(parse(line, cells))
+        except InvalidValue as exc:
+            problems.add(line, exc.message)
+            uuid = parse.plain(cells, "uuid").lower()
+            if uuid:
+                if uuid in refused:
+                    problems.add(line, f"duplicate uuid {uuid} (also on line {refused[uuid]})")
+                refused.setdefault(uuid, line)
+            continue
+        if len(batch) >= BATCH:
+            yield from _with_slots(batch, slots, stage, problems, refused)
+    yield from _with_slots(batch, slots, stage, problems, refused)
+
+
+def _with_slots(
+    batch: list[tuple[Any, ...]],
+    slots: dict[str, tuple[int, int]],
+    stage: Stage,
+    problems: Problems,
+    refused: dict[str, int],
+) -> Iterator[tuple[Any, ...]]:
+    """The batch's rows with ``(slot_id, exchange_id)`` appended (a cache of known slots
+    saves the lookups); rows whose slot does not exist are reported. Empties the batch."""
+    wanted = {row[4] for row in batch if row[4] not in slots}
+    if wanted:
+        if len(slots) > 100_000:
+            slots.clear()
+        slots.update(stage.slot_ids(wanted))
+    for row in batch:
+        found = slots.get(row[4])
+        if found is None:
+            problems.add(row[0], f"no slot with uuid {row[4]}")
+            refused.setdefault(row[1], row[0])
+            continue
+        yield (*row, *found)
+    batch.clear()
+
+
+def repeated_refused(stage: Stage, refused: dict[str, int], problems: Problems) -> None:
+    """Good rows whose uuid a bad row also has are duplicates too."""
+    wanted = list(refused)
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        for line, uuid in stage.sql(
+            f"SELECT line, uuid FROM {stage.name} WHERE uuid IN ({marks})", chunk
+        ):
+            first, second = sorted((line, refused[uuid]))
+            problems.add(second, f"duplicate uuid {uuid} (also on line {first})")

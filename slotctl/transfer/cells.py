@@ -1,0 +1,199 @@
+"""The shared cell layer of imports: reading rows, parsing cells, reporting bad rows."""
+
+from __future__ import annotations
+
+import re
+import uuid as uuid_module
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import IO, Any
+
+from slotctl.domain import clean_text
+from slotctl.domain import email as check_email
+from slotctl.errors import InvalidFile, InvalidValue
+from slotctl.parsing import parse_instant
+from slotctl.tabular import Row, check_header, read_rows
+from slotctl.transfer.export import FIELDS
+
+REQUIRED: dict[str, Sequence[str | tuple[str, ...]]] = {
+    "exchanges": ("slug", "name"),
+    "hours": ("exchange", ("weekday", "day"), "opens_at", "closes_at"),
+    "closures": ("exchange", "starts_on"),
+    "slots": ("exchange", ("starts_at+ends_at", "date+start+end"), "max_capacity"),
+    "bookings": ("slot", "customer_name", "customer_email"),
+}
+BATCH = 2_000  # rows parsed between slot look-ups and staging loads
+CACHE_KIB = 8_192  # SQLite page cache while importing: bounded memory whatever the file
+MAX_PROBLEMS_SHOWN = 1000  # problems kept for the report; the count is always exact
+
+
+@dataclass
+class ImportResult:
+    kind: str
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    dry_run: bool = False
+
+    def record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Problems:
+    """Bad rows, in line order when reported."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.items: list[tuple[int, str]] = []
+        self.lines: set[int] = set()
+
+    @property
+    def count(self) -> int:
+        return len(self.lines)
+
+    def add(self, line: int, message: str) -> None:
+        self.lines.add(line)
+        if len(self.items) < MAX_PROBLEMS_SHOWN:
+            self.items.append((line, message))
+
+    def extend(self, items: Iterable[tuple[int, str]]) -> None:
+        for line, message in items:
+            self.add(line, message)
+
+    def raise_if_any(self) -> None:
+        if not self.count:
+            return
+        shown = sorted(set(self.items))
+        more = (
+            ""
+            if len(self.items) < MAX_PROBLEMS_SHOWN
+            else f" (the first {len(shown)} problems are listed)"
+        )
+        raise InvalidFile(
+            f"{self.count} bad rows in the {self.what} file; nothing was imported{more}",
+            shown,
+        )
+
+
+# Cell parsers: each raises InvalidValue with the reason -------------------------------
+
+
+CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+CANONICAL_INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00$")
+
+
+def cell_uuid(text: str) -> str:
+    if CANONICAL_UUID.match(text):
+        return text
+    try:
+        return str(uuid_module.UUID(text.strip()))
+    except ValueError:
+        raise InvalidValue(f"invalid uuid {text!r}") from None
+
+
+def cell_instant(text: str, column: str) -> datetime:
+    return parse_instant(text, f"{column}: {text!r}")
+
+
+def cell_optional_instant(text: str, column: str) -> datetime | None:
+    return cell_instant(text, column) if text.strip() else None
+
+
+def cell_date(text: str, column: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidValue(f"{column}: invalid date {text!r}: use YYYY-MM-DD") from None
+
+
+def cell_int(text: str, column: str, minimum: int = 0) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise InvalidValue(f"{column}: {text!r} is not a whole number") from None
+    if value < minimum:
+        raise InvalidValue(f"{column}: {value} is below {minimum}")
+    return value
+
+
+_TRUE = {"true", "yes", "1", "y", "t"}
+_FALSE = {"false", "no", "0", "n", "f"}
+
+
+def cell_bool(text: str, column: str) -> bool:
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InvalidValue(f"{column}: {text!r} is not true or false")
+
+
+def cell_text(text: str, column: str, limit: int, *, required: bool = False) -> str | None:
+    """A free-text cell, cleaned as the commands clean typed text (notes keep their
+    lines); an empty cell is None, or refused when ``required``."""
+    return clean_text(
+        text if text.strip() else None,
+        column,
+        limit,
+        required=required,
+        multiline=column == "notes",
+    )
+
+
+_LOCAL_PART = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+
+
+class Emails:
+    """Email validation for millions of rows: a plain ASCII address is checked by a
+    strict pattern for its local part and by ``email-validator`` once per domain;
+    anything else goes through ``email-validator`` whole."""
+
+    def __init__(self) -> None:
+        self.domains: dict[str, str | None] = {}  # domain -> normalised, or None if invalid
+
+    def __call__(self, text: str) -> str:
+
+        value = text.strip().lower()
+        local, at, domain = value.rpartition("@")
+        if at and len(local) <= 64 and len(value) <= 254 and _LOCAL_PART.match(local):
+            known = self.domains.get(domain, "")
+            if known == "":
+                try:
+                    known = check_email(f"a@{domain}").partition("@")[2]
+                except InvalidValue:
+                    known = None
+                if len(self.domains) > 10_000:
+                    self.domains.clear()
+                self.domains[domain] = known
+            if known is not None:
+                return f"{local}@{known}"
+        return check_email(text)
+
+
+# Reading and staging --------------------------------------------------------------------
+
+
+def file_rows(
+    stream: IO[str], kind: str, problems: Problems, header: list[str] | None = None
+) -> Iterator[Row]:
+    columns, rows = read_rows(stream, kind)
+    check_header(columns, FIELDS[kind], REQUIRED[kind], kind)
+    if header is not None:
+        header.extend(columns)
+    for row in rows:
+        if isinstance(row, tuple):
+            problems.add(*row)
+        else:
+            yield row
+
+
+def parsed_rows(
+    rows: Iterable[Row], parse: Callable[[Row], tuple[Any, ...]], problems: Problems
+) -> Iterator[tuple[Any, ...]]:
+    for row in rows:
+        try:
+            yield parse(row)
+        except InvalidValue as exc:
+            problems.add(row.line, exc.message)

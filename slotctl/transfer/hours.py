@@ -1,0 +1,101 @@
+"""Import of business hours and closures."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import IO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from slotctl import domain
+from slotctl.db.models import BusinessHours, Closure
+from slotctl.errors import InvalidValue
+from slotctl.parsing import format_time, parse_days, parse_time
+from slotctl.tabular import Row
+from slotctl.transfer.cells import ImportResult, cell_date, cell_int
+from slotctl.transfer.small import Item, Small, apply, collect, exchange_ids
+
+
+def _hours_row(row: Row, small: Small) -> Item:
+    v = row.values
+    get = v.get
+    uuid, exchange_id = small.owned(row)
+    weekday_text, day_text = get("weekday", "").strip(), get("day", "").strip().lower()
+    if weekday_text:
+        weekday = cell_int(weekday_text, "weekday")
+        if weekday > 6:
+            raise InvalidValue("weekday: use 0 (Monday) to 6 (Sunday)")
+    else:
+        days = parse_days(day_text)  # mon or monday; a range is not one row's day
+        if len(days) != 1:
+            raise InvalidValue(f"day: {day_text!r} names more than one day")
+        weekday = days[0]
+    opens = parse_time(v["opens_at"])
+    closes = parse_time(v["closes_at"], allow_end_of_day=True)
+    if opens >= closes:
+        raise InvalidValue("opens_at must be before closes_at")
+    values = {
+        "exchange_id": exchange_id,
+        "weekday": weekday,
+        "opens_at": format_time(opens),
+        "closes_at": format_time(closes),
+    }
+    return uuid, values, row.line
+
+
+def import_hours(session: Session, stream: IO[str], *, dry_run: bool = False) -> ImportResult:
+    parsed, small = collect(stream, "hours", _hours_row, exchange_ids(session))
+    # The week after the import: shifts not in the file stay; check overlaps per day.
+    named = {u for u, _, _ in parsed if u is not None}
+    week: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+    for row in session.scalars(select(BusinessHours)):
+        if row.uuid not in named:
+            key = (row.exchange_id, row.weekday)
+            week.setdefault(key, []).append(
+                (parse_time(row.opens_at), parse_time(row.closes_at, allow_end_of_day=True), 0)
+            )
+    for _, values, line in parsed:
+        key = (values["exchange_id"], values["weekday"])
+        week.setdefault(key, []).append(
+            (
+                parse_time(values["opens_at"]),
+                parse_time(values["closes_at"], allow_end_of_day=True),
+                line,
+            )
+        )
+    for shifts in week.values():
+        shifts.sort()
+        for (_, closes, line_a), (opens, _, line_b) in pairwise(shifts):
+            if opens < closes:
+                line = max(line_a, line_b)
+                other = (
+                    f"line {min(line_a, line_b)}" if min(line_a, line_b) else "an existing shift"
+                )
+                small.problems.add(line, f"overlaps {other} on the same day")
+    small.problems.raise_if_any()
+    return apply(session, "hours", BusinessHours, parsed, dry_run)
+
+
+def _closure_row(row: Row, small: Small) -> Item:
+    get = row.values.get
+    uuid, exchange_id = small.owned(row)
+    starts = cell_date(row.values["starts_on"], "starts_on")
+    ends_text = get("ends_on", "").strip()
+    ends = cell_date(ends_text, "ends_on") if ends_text else starts
+    if ends < starts:
+        raise InvalidValue("ends_on is before starts_on")
+    reason = domain.reason(get("reason", "")) or ""
+    values = {
+        "exchange_id": exchange_id,
+        "starts_on": starts,
+        "ends_on": ends,
+        "reason": reason,
+    }
+    return uuid, values, row.line
+
+
+def import_closures(session: Session, stream: IO[str], *, dry_run: bool = False) -> ImportResult:
+    items, small = collect(stream, "closures", _closure_row, exchange_ids(session))
+    small.problems.raise_if_any()
+    return apply(session, "closures", Closure, items, dry_run)
