@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from slotctl import clock, domain
@@ -454,14 +454,4 @@ def expire_pending(session: Session, older_than: int, *, dry_run: bool = False) 
     Stale: pending and created before the limit, or pending on a slot that started."""
     if older_than < 1:
         raise InvalidValue("--older-than must be at least 1 minute")
-    now = clock.now()
-    if not dry_run:
-        return seats.expire(session, now, older_than)
-    cutoff = now - timedelta(minutes=older_than)
-    started = (
-        select(TimeSlot.id)
-        .where(TimeSlot.id == Booking.time_slot_id, TimeSlot.starts_at <= now)
-        .exists()
-    )
-    stale = and_(Booking.status == domain.PENDING, (Booking.created_at < cutoff) | started)
-    return int(session.scalar(select(func.count()).select_from(Booking).where(stale)) or 0)
+    return seats.expire(session, clock.now(), older_than, dry_run=dry_run)

@@ -273,25 +273,43 @@ def slot_status_sql(alias: str, now: str) -> str:
     )
 
 
+EXPIRY = domain.TRANSITIONS["cancel"]  # what expiring a stale pending booking is
+EXPIRED = "expired"  # its reason
+
+# Stale: pending and created before the cutoff, or pending on a slot that has started.
+# (The status is a literal: it matches the partial index of pending bookings.)
 STALE = (
-    "status = 'pending' AND (created_at < :cutoff OR EXISTS (SELECT 1 FROM time_slots s"
-    " WHERE s.id = bookings.time_slot_id AND s.starts_at <= :now))"
+    f"status = '{domain.PENDING}' AND (created_at < :cutoff OR EXISTS (SELECT 1 FROM"
+    " time_slots s WHERE s.id = bookings.time_slot_id AND s.starts_at <= :now))"
 )
 
 
-def expire(session: Session, now: datetime, older_than: int) -> int:
+def expire(session: Session, now: datetime, older_than: int, *, dry_run: bool = False) -> int:
     """Cancel the stale pending bookings (created more than ``older_than`` minutes ago,
-    or on a slot that has started), release their seats, write their events; how many.
-    Set-based SQL, no row in Python."""
+    or on a slot that has started), release their seats, write their events; how many
+    (would be, with ``dry_run``). Set-based SQL, no row in Python."""
+    assert domain.PENDING in EXPIRY.sources
+    assert EXPIRY.stamp is not None
     binds = [
         bindparam("now", now, type_=UTCDateTime()),
         bindparam("cutoff", now - timedelta(minutes=older_than), type_=UTCDateTime()),
     ]
+    if dry_run:
+        count = text(f"SELECT count(*) FROM bookings WHERE {STALE}").bindparams(*binds)
+        return int(session.scalar(count) or 0)
+    change = (
+        f"status = '{EXPIRY.target}', {EXPIRY.stamp} = :now, cancellation_reason = :reason,"
+        " updated_at = :now"
+    )
+    event = f":now, :actor, '{domain.PENDING}', '{EXPIRY.target}', :reason, :now, :now"
+    params = {"actor": SYSTEM, "reason": EXPIRED}
     expired = 0
-    for statement in dialects.of(session).expire_statements(STALE):
+    for statement in dialects.of(session).expire_statements(STALE, change, event):
         used = [b for b in binds if f":{b.key}" in statement]
         clause = text(statement)
-        params = {"actor": SYSTEM} if ":actor" in statement else {}
-        result = session.execute(clause.bindparams(*used) if used else clause, params)
+        result = session.execute(
+            clause.bindparams(*used) if used else clause,
+            {key: value for key, value in params.items() if f":{key}" in statement},
+        )
         expired = int(result.rowcount)  # type: ignore[attr-defined]
     return expired

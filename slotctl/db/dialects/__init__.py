@@ -207,10 +207,10 @@ class Dialect:
         ``event`` and ``actor``); its id, or None when the reference is taken."""
         raise NotImplementedError
 
-    def expire_statements(self, stale: str) -> tuple[str, ...]:
-        """Cancel the bookings matching the condition ``stale`` (``:now``, ``:cutoff``),
-        release their seats and write their events; the last statement's row count is
-        how many expired."""
+    def expire_statements(self, stale: str, change: str, event: str) -> tuple[str, ...]:
+        """Change the bookings matching ``stale`` (``SET change``), release their seats and
+        write their events (``event``: the columns after uuid and booking id); the last
+        statement's row count is how many expired."""
         raise NotImplementedError
 
     # Slot generation: instants as "keys", the text the database itself compares -----

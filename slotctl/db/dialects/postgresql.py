@@ -111,18 +111,17 @@ class PostgreSQL(d.Dialect):
         inserted = cursor.fetchone()
         return None if inserted is None else int(inserted[0])
 
-    def expire_statements(self, stale: str) -> tuple[str, ...]:
+    def expire_statements(self, stale: str, change: str, event: str) -> tuple[str, ...]:
         # One statement: the UPDATE's status test is on the row itself, so a run that waited
         # for another run's row locks re-checks it and skips what the other already expired.
         return (
-            "WITH expired AS (UPDATE bookings SET status = 'cancelled', cancelled_at = :now,"
-            f" cancellation_reason = 'expired', updated_at = :now WHERE {stale}"
+            f"WITH expired AS (UPDATE bookings SET {change} WHERE {stale}"
             " RETURNING id, time_slot_id),"
             " released AS (UPDATE time_slots t SET current_bookings = t.current_bookings - c.n,"
             " updated_at = :now FROM (SELECT time_slot_id, count(*) AS n FROM expired"
             " GROUP BY time_slot_id) c WHERE t.id = c.time_slot_id)"
-            f" INSERT INTO booking_events ({d.EVENT_COLUMNS}) SELECT {self.random_uuid}, id, :now,"
-            " :actor, 'pending', 'cancelled', 'expired', :now, :now FROM expired",
+            f" INSERT INTO booking_events ({d.EVENT_COLUMNS}) SELECT {self.random_uuid}, id,"
+            f" {event} FROM expired",
         )
 
     # Slot generation -----------------------------------------------------------------

@@ -126,22 +126,20 @@ class SQLite(d.Dialect):
         )
         return int(inserted[0])
 
-    def expire_statements(self, stale: str) -> tuple[str, ...]:
+    def expire_statements(self, stale: str, change: str, event: str) -> tuple[str, ...]:
         # A few statements over a temporary table, inside the caller's IMMEDIATE
         # transaction (no other writer can interleave).
         return (
             "DROP TABLE IF EXISTS temp.expired",
             f"CREATE TEMP TABLE expired AS SELECT id, time_slot_id FROM bookings WHERE {stale}",
-            "UPDATE bookings SET status = 'cancelled', cancelled_at = :now,"
-            " cancellation_reason = 'expired', updated_at = :now"
-            " WHERE id IN (SELECT id FROM expired) AND status = 'pending'",
+            f"UPDATE bookings SET {change} WHERE id IN (SELECT id FROM expired)",
             "DROP TABLE IF EXISTS temp.released",
             "CREATE TEMP TABLE released (time_slot_id INTEGER PRIMARY KEY, n INTEGER)",
             "INSERT INTO released SELECT time_slot_id, count(*) FROM expired GROUP BY time_slot_id",
             "UPDATE time_slots SET current_bookings = current_bookings - r.n, updated_at = :now"
             " FROM released r WHERE r.time_slot_id = time_slots.id",
             f"INSERT INTO booking_events ({d.EVENT_COLUMNS}) SELECT {self.random_uuid}, id,"
-            " :now, :actor, 'pending', 'cancelled', 'expired', :now, :now FROM expired",
+            f" {event} FROM expired",
         )
 
     # Slot generation -----------------------------------------------------------------
