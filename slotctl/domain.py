@@ -6,8 +6,7 @@ Every entry path (the commands, import, demo, doctor, cron) asks this module:
 * the lifecycle as a typed transition table (:data:`TRANSITIONS`), the chains of
   transitions that lead from one status to another (:func:`chain`), and why a
   transition is refused (:func:`refusal`);
-* which timestamps a booking in each status has (:data:`STAMPS`,
-  :func:`stamp_problem`);
+* which timestamps a booking in each status has (:data:`STAMPS`, :func:`stamp_message`);
 * a slot's status (:func:`slot_status`);
 * the validators of the values a person types (name, email, phone, notes, a reason).
 
@@ -131,15 +130,6 @@ def stamp_message(status: str, column: str, wanted: bool) -> str:
     if wanted:
         return f"a {status} booking needs {column}"
     return f"a {status} booking has no {column}"
-
-
-def stamp_problem(status: str, stamps: Mapping[str, datetime | None]) -> str | None:
-    """How a booking's timestamps contradict its status (None: they agree)."""
-    for column, wanted in STAMPS[status].items():
-        present = stamps.get(column) is not None
-        if wanted is not None and present != wanted:
-            return stamp_message(status, column, wanted)
-    return None
 
 
 def parse_status(text: str) -> str:

@@ -173,8 +173,7 @@ def test_every_exit_code_is_documented(page: str) -> None:
 # Each record type of docs/cli.md (its heading there) and where the code keeps its fields,
 # as "module:attribute" (a tuple of names, or a dataclass whose fields are the names). The
 # record types' fields are in slotctl.records; the stats figures are plain dicts whose keys
-# slotctl.services.stats lists. Where a second copy exists (doctor prints its violations
-# with its own VIOLATION_FIELDS), every place is listed, and each must match the contract.
+# slotctl.services.stats lists.
 RECORD_FIELDS = {
     "Exchange record": ("slotctl.records:EXCHANGE_FIELDS",),
     "Shift record": ("slotctl.records:HOURS_FIELDS",),
@@ -182,10 +181,7 @@ RECORD_FIELDS = {
     "Slot record": ("slotctl.records:SLOT_FIELDS",),
     "Booking record": ("slotctl.records:BOOKING_FIELDS",),
     "History entry": ("slotctl.records:HISTORY_FIELDS",),
-    "Violation record": (
-        "slotctl.records:VIOLATION_FIELDS",
-        "slotctl.services.doctor:VIOLATION_FIELDS",
-    ),
+    "Violation record": ("slotctl.records:VIOLATION_FIELDS",),
     "Stats record": ("slotctl.services.stats:STATS_FIELDS",),
     "Stats per exchange": ("slotctl.services.stats:EXCHANGE_FIELDS",),
 }

@@ -238,7 +238,7 @@ def _transition(
     action: str, idents: list[str], fmt: OutputFormat, reason: str | None = None
 ) -> None:
     from slotctl.render import emit, notice
-    from slotctl.services.bookings import BatchRefused, transition
+    from slotctl.services.bookings import BatchRefused, Outcome, transition
 
     try:
         records = write(transition, action, idents, _actor(), reason=reason)
@@ -246,7 +246,7 @@ def _transition(
         emit(
             [o.as_dict() for o in refused.outcomes],
             fmt.value,
-            columns=("booking", "from_status", "to_status", "result", "reason"),
+            columns=Outcome.FIELDS,
             title="Nothing was changed",
         )
         raise

@@ -25,8 +25,9 @@ def doctor(
       slotctl doctor --repair
     """
     from slotctl.errors import Conflict
+    from slotctl.records import VIOLATION_FIELDS
     from slotctl.render import emit, notice
-    from slotctl.services.doctor import VIOLATION_FIELDS, check, repair_counters
+    from slotctl.services.doctor import check, repair_counters
 
     if repair:
         repaired, _ = write(repair_counters)

@@ -79,8 +79,6 @@ def database_errors(engine: Engine) -> Iterator[None]:
 def chunked(engine: Engine) -> Iterator[Session]:
     """A session whose service commits as it goes (long bulk work); the rest is
     committed at the end, or rolled back on error."""
-    from slotctl.db import dialects
-
     with database_errors(engine), engine.connect() as connection:
         connection.commit()  # end the autobegun transaction: the session begins its own
         with (

@@ -149,6 +149,3 @@ def day_roster(session: Session, slug: str, day: date) -> dict[str, Any]:
         "closed": day in _closed_days(session, exchange, day, day),
         "slots": records,
     }
-
-
-# Administration -------------------------------------------------------------------

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from slotctl import clock
 from slotctl.db.models import UTCDateTime
+from slotctl.records import Violation
 from slotctl.services import seats
-
-VIOLATION_FIELDS = ("check", "record", "exchange", "detail")
 
 _HOLDING, _ACTIVE = seats.HOLDING, seats.ACTIVE
 
@@ -68,10 +65,10 @@ ORDER BY s.starts_at, b.reference
 """
 
 
-def check(session: Session) -> list[dict[str, Any]]:
+def check(session: Session) -> list[Violation]:
     """Every violation found, as records; an empty list means all is well."""
     now = clock.now()
-    violations: list[dict[str, Any]] = []
+    violations: list[Violation] = []
     for _, uuid, slug, counter, holding, capacity in session.execute(text(_COUNTERS)):
         if counter != holding:
             violations.append(
@@ -117,17 +114,17 @@ def check(session: Session) -> list[dict[str, Any]]:
     return violations
 
 
-def _violation(kind: str, record: str, exchange: str, detail: str) -> dict[str, Any]:
-    return {"check": kind, "record": record, "exchange": exchange, "detail": detail}
+def _violation(kind: str, record: str, exchange: str, detail: str) -> Violation:
+    return Violation(kind, record, exchange, detail)
 
 
-def repair_counters(session: Session) -> tuple[int, list[dict[str, Any]]]:
+def repair_counters(session: Session) -> tuple[int, list[Violation]]:
     """Recompute ``current_bookings`` from the bookings; returns (repaired, left alone).
 
     A slot with more seat-holding bookings than its capacity cannot be repaired
     by a counter (the CHECK forbids it): it is reported and left for an operator.
     """
-    left: list[dict[str, Any]] = []
+    left: list[Violation] = []
     wrong = []
     for slot_id, uuid, slug, counter, holding, capacity in session.execute(text(_COUNTERS)):
         if holding > capacity:

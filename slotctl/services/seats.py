@@ -248,8 +248,9 @@ def recount(session: Session, now: datetime, slots: str | None = None) -> int:
 
 
 def stamp_problem_sql(alias: str) -> str:
-    """SQL giving :func:`slotctl.domain.stamp_problem` of the booking row ``alias``
-    (the text of how its timestamps contradict its status, or null)."""
+    """SQL: how the timestamps of the booking row ``alias`` contradict its status
+    (:data:`slotctl.domain.STAMPS`, in the words of :func:`slotctl.domain.stamp_message`),
+    or null when they agree."""
     branches = []
     for status, stamps in domain.STAMPS.items():
         checks = [

@@ -228,9 +228,6 @@ def show_slot(session: Session, ident: str) -> dict[str, Any]:
     }
 
 
-# Calendars ------------------------------------------------------------------------
-
-
 def slots_between(
     session: Session, exchange: Exchange, start: datetime, end: datetime
 ) -> Sequence[TimeSlot]:

@@ -20,7 +20,6 @@ from slotctl.transfer.cells import (
     REQUIRED,
     Emails,
     Problems,
-    cell_text,
     cell_uuid,
 )
 from slotctl.transfer.export import FIELDS
@@ -128,17 +127,17 @@ class _Parser:
             reference or draw_reference(),
             1 if reference else 0,
             slot,
-            cell_text(self.text(cells, "customer_name"), "customer_name", 200, required=True),
+            domain.customer_name(self.text(cells, "customer_name") or None, "customer_name"),
             self.emails(email),
             domain.phone(phone) if phone else None,
-            cell_text(self.text(cells, "notes"), "notes", 2000),
+            domain.notes(self.text(cells, "notes") or None),
             status,
             times[0],  # created_at and updated_at: null when not given (see import_bookings)
             times[1],
             times[2],
             times[3],
             times[4],
-            cell_text(self.text(cells, "cancellation_reason"), "cancellation_reason", 200),
+            domain.reason(self.text(cells, "cancellation_reason") or None, "cancellation_reason"),
         )
 
 

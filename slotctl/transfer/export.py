@@ -28,6 +28,7 @@ from slotctl.db.engine import first_line
 from slotctl.db.models import Exchange
 from slotctl.errors import Unavailable
 from slotctl.localtime import Span, day_window, optional_date
+from slotctl.parsing import DAY_NAMES
 from slotctl.records import (
     BOOKING_FIELDS,
     CLOSURE_FIELDS,
@@ -48,8 +49,9 @@ FIELDS: dict[str, Sequence[str]] = {
 }
 FETCH = 5000  # rows per fetch when streaming JSON and ICS
 DAY_CASE = (
-    "CASE h.weekday WHEN 0 THEN 'mon' WHEN 1 THEN 'tue' WHEN 2 THEN 'wed' WHEN 3 THEN 'thu'"
-    " WHEN 4 THEN 'fri' WHEN 5 THEN 'sat' ELSE 'sun' END"
+    "CASE h.weekday "
+    + " ".join(f"WHEN {number} THEN '{day}'" for number, day in enumerate(DAY_NAMES))
+    + " END"
 )
 
 

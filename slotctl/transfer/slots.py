@@ -122,7 +122,7 @@ def import_slots(session: Session, stream: IO[str], *, dry_run: bool = False) ->
         )
     )
     st = stage.name
-    stage.sql(f"CREATE INDEX {st}cell_uuid ON {st} (uuid)")
+    stage.sql(f"CREATE INDEX {st}_uuid ON {st} (uuid)")
     stage.sql(f"UPDATE {st} SET existing_id = s.id FROM time_slots s WHERE s.uuid = {st}.uuid")
     lock_slots(stage, f"SELECT existing_id FROM {st} WHERE existing_id IS NOT NULL")
     problems.extend(duplicates(stage, "uuid", "uuid"))

@@ -119,10 +119,6 @@ def duplicates(stage: Stage, column: str, label: str) -> list[tuple[int, str]]:
     ]
 
 
-def quoted(values: Sequence[str]) -> str:
-    return ", ".join(f"'{value}'" for value in values)
-
-
 def lock_slots(stage: Stage, ids: str) -> None:
     """Lock these slots (in id order, as ``bookings move`` does) until the import commits,
     where the database needs row locks (PostgreSQL): seats are taken and released only

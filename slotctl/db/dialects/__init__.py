@@ -88,7 +88,6 @@ class Dialect:
     """The SQL of one database. Subclasses fill in what differs."""
 
     name: ClassVar[str]
-    mark: ClassVar[str]  # the driver's placeholder
     random_uuid: ClassVar[str]  # an SQL expression: a fresh version 4 uuid as text
     temp_types: ClassVar[dict[str, str]]  # staging column kinds: ts, text, int
 

@@ -20,7 +20,6 @@ from slotctl.db import dialects as d
 
 class PostgreSQL(d.Dialect):
     name = "postgresql"
-    mark = "%s"
     random_uuid = "gen_random_uuid()::text"
     temp_schema = "pg_temp"
     temp_until = " ON COMMIT DROP"

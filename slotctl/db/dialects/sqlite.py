@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, bindparam, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from slotctl import clock
 from slotctl.db import dialects as d
 from slotctl.localtime import offset_changes, offset_text
 from slotctl.tabular import FORMULA_PREFIXES
@@ -27,7 +28,6 @@ from slotctl.tabular import FORMULA_PREFIXES
 
 class SQLite(d.Dialect):
     name = "sqlite"
-    mark = "?"
     # A canonical version 4 uuid made by SQLite itself.
     random_uuid = (
         "lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' ||"
@@ -225,7 +225,7 @@ class SQLite(d.Dialect):
         low, high = session.execute(
             text("SELECT min(starts_at), max(ends_at) FROM time_slots")
         ).one()
-        now = datetime.now(UTC)
+        now = clock.now()
         start = (self.instant(low) if low else now) - timedelta(days=1)
         end = (self.instant(high) if high else now) + timedelta(days=1)
         texts: dict[str, str] = {}
