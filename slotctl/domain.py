@@ -125,6 +125,12 @@ STAMPS: Final[Mapping[str, Mapping[StampColumn, bool | None]]] = MappingProxyTyp
 )
 
 
+def created_stamps(status: str, now: datetime) -> dict[StampColumn, datetime | None]:
+    """The timestamps of a booking created in ``status`` at ``now``: those its status
+    needs are ``now`` (``bookings create --confirm``: confirmed now), the rest empty."""
+    return {column: now if wanted else None for column, wanted in STAMPS[status].items()}
+
+
 def stamp_message(status: str, column: str, wanted: bool) -> str:
     """The problem of a ``status`` booking whose ``column`` is empty (``wanted``) or set."""
     if wanted:

@@ -16,7 +16,8 @@ def doctor(
     ] = False,
     fmt: Format = OutputFormat.table,
 ) -> None:
-    """Check the invariants (counters, capacity, duplicates, overlaps, stale pending).
+    """Check the invariants (counters, capacity, duplicates, overlaps, stale pending,
+    timestamps that contradict a booking's status, an audit trail that ends elsewhere).
 
     Exits 4 when any is broken. With --repair, slot counters are recomputed first.
 

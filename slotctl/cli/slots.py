@@ -137,7 +137,8 @@ def generate(
     """Create the slots the business hours allow (idempotent; safe from cron).
 
     Never creates a slot that overlaps an existing one; skips closed dates and
-    times that do not exist on daylight-saving days. Commits month by month.
+    times that do not exist on daylight-saving days. Commits as it goes (a quarter
+    of days per exchange at a time), so an interrupted run resumes where it stopped.
 
     \b
     Example:

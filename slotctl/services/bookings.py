@@ -225,11 +225,11 @@ def create_booking(session: Session, slot_ident: str, new: NewBooking, actor: st
         raise _refusal(fresh, exchange, now)
     _, reference, uuid = booked
     zone = ZoneInfo(exchange.timezone)
-    confirmed = now if new.confirm else None
+    stamps = domain.created_stamps(status, now)
     return BookingRecord(
         uuid, reference, exchange.slug, slot.uuid, slot.starts_at.astimezone(zone),
         slot.ends_at.astimezone(zone), name, email, phone, notes, status, now, now,
-        confirmed, None, None, None,
+        stamps["confirmed_at"], stamps["completed_at"], stamps["cancelled_at"], None,
     )  # fmt: skip
 
 

@@ -123,6 +123,7 @@ def book(
         return None
     connection = session.connection()
     sql = dialects.of(connection)
+    confirmed = domain.created_stamps(new.status, now)["confirmed_at"]
     values = {
         "uuid": new.uuid or new_uuid(),
         "reference": new.reference,
@@ -133,7 +134,7 @@ def book(
         "phone": new.phone,
         "notes": new.notes,
         "status": new.status,
-        "confirmed": sql.stamp(now) if new.status == domain.CONFIRMED else None,
+        "confirmed": sql.stamp(now) if confirmed is not None else None,
         "now": sql.stamp(now),
         "event": new_uuid(),
         "actor": new.actor,

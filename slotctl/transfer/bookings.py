@@ -46,7 +46,13 @@ def import_bookings(
     stage.load(booking_rows(stream, stage, now, problems, header, refused), PARSED)
     st = stage.name
     repeated_refused(stage, refused, problems)
-    lock_slots(stage, f"SELECT slot_id FROM {st}")
+    # The slots the file books, and those its bookings leave: locked in one statement (in
+    # id order, as every path that takes seats locks them), so it cannot deadlock.
+    lock_slots(
+        stage,
+        f"SELECT slot_id FROM {st} UNION"
+        f" SELECT b.time_slot_id FROM bookings b JOIN {st} st ON st.uuid = b.uuid",
+    )
     # With no booking in the database (a fresh import), the checks against it are skipped.
     has_bookings = bool(stage.sql("SELECT 1 FROM bookings LIMIT 1"))
     if not stage.unique_index("uuid"):
@@ -56,8 +62,6 @@ def import_bookings(
             f"UPDATE {st} SET existing_id = b.id, old_status = b.status,"
             f" old_slot_id = b.time_slot_id FROM bookings b WHERE b.uuid = {st}.uuid"
         )
-        # A booking the file moves elsewhere releases a seat in its old slot: lock that too.
-        lock_slots(stage, f"SELECT old_slot_id FROM {st} WHERE old_slot_id IS NOT NULL")
         # A booking keeps its status when the file gives none (no column, or a blank cell).
         stage.sql(f"UPDATE {st} SET status = old_status WHERE status IS NULL")
     stage.sql(f"UPDATE {st} SET status = 'pending' WHERE status IS NULL")
@@ -133,6 +137,12 @@ def _lifecycle(
                 " WHERE existing_id IS NOT NULL AND old_status <> status"
             )
         ]
+    if changes:  # a status change happens now, whatever the file's updated_at says
+        stage.sql(
+            f"UPDATE {st} SET updated_at = ? WHERE existing_id IS NOT NULL"
+            " AND old_status <> status",
+            [stamp],
+        )
     for old, new in changes:
         if domain.chain(old, new, started=False) is None:  # the slot's start may matter
             for line, started in stage.sql(

@@ -86,7 +86,7 @@ class _Render:
         if not self.neutralise:
             return column
         neutralised = self.sql.neutralised(column)
-        return self.sql.csv_cell(neutralised) if self.csv_lines else neutralised
+        return self.sql.csv_cell(column, neutralised) if self.csv_lines else neutralised
 
 
 def _select(kind: str, sql: _Render, where: str) -> str:

@@ -213,11 +213,11 @@ class SQLite(d.Dialect):
             f" ELSE NULLIF({column}, '') END"
         )
 
-    def csv_cell(self, column: str) -> str:
+    def csv_cell(self, column: str, value: str) -> str:
         return (
             f"CASE WHEN instr({column}, ',') OR instr({column}, '\"')"
             f" OR instr({column}, char(10)) OR instr({column}, char(13))"
-            f" THEN '\"' || replace({column}, '\"', '\"\"') || '\"' ELSE {column} END"
+            f" THEN '\"' || replace({value}, '\"', '\"\"') || '\"' ELSE {value} END"
         )
 
     def local_texts(self, session: Session, columns: d.Columns, exchanges: d.Zones) -> d.Texts:
