@@ -500,6 +500,8 @@ def test_a_status_change_in_a_file_gets_the_stamps_and_events_of_the_command(
             assert imported[stamp] == expected, (case, stamp)
         # the twin was made at the same moments: the same stamps, the same new event
         assert [imported[s] for s in STAMPS] == [commanded[s] for s in STAMPS], case
+        # the change happened now, whatever the exported updated_at cell still says
+        assert imported["updated_at"] == commanded["updated_at"] == T2_UTC, case
         assert imported["history"] == [*before["history"], (T2_UTC, ACTOR, old, new)], case
         assert imported["history"][-1] == commanded["history"][-1], case
 
