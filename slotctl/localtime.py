@@ -61,6 +61,16 @@ def parse_local_start(text: str) -> datetime:
     return value
 
 
+def local_or_instant(text: str, timezone: str) -> datetime:
+    """``YYYY-MM-DDTHH:MM`` in ``timezone``'s wall-clock time, or an instant with an
+    offset (``...+01:00``)."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidValue(f"invalid date-time {text!r}: use YYYY-MM-DDTHH:MM[+HH:MM]") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=ZoneInfo(timezone))
+
+
 def slot_text(slug: str, starts_at: datetime, timezone: str) -> str:
     """How a slot is named to a person: ``SLUG@YYYY-MM-DDTHH:MM`` in local time."""
     local = starts_at.astimezone(ZoneInfo(timezone))

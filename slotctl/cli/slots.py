@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -19,6 +18,7 @@ from slotctl.cli.options import (
     Yes,
     confirm_after,
     group,
+    optional,
     read,
     write,
 )
@@ -35,17 +35,10 @@ if TYPE_CHECKING:
 app = group("Generate, inspect and administer time slots.")
 
 DEFAULT_LIMIT = 100
-SLOT_TABLE = (
-    "uuid",
-    "exchange",
-    "date",
-    "start",
-    "end",
-    "current_bookings",
-    "max_capacity",
-    "is_available",
-    "status",
-)
+SLOT_TABLE = (  # a slot in a table: its record's fields less the instants and free seats
+    "uuid", "exchange", "date", "start", "end",
+    "current_bookings", "max_capacity", "is_available", "status",
+)  # fmt: skip
 
 Limit = Annotated[
     int,
@@ -67,12 +60,7 @@ def _print_slots(records: Any, fmt: OutputFormat, title: str, empty: str = "no s
     from slotctl.render import emit
 
     emit(
-        records,
-        fmt.value,
-        columns=SLOT_FIELDS,
-        title=title,
-        empty=empty,
-        table_columns=SLOT_TABLE,
+        records, fmt.value, columns=SLOT_FIELDS, title=title, empty=empty, table_columns=SLOT_TABLE
     )
 
 
@@ -100,33 +88,16 @@ def generate(
     from_: FromDate = None,
     to: ToDate = None,
     days: Annotated[
-        int | None,
-        typer.Option(
-            "--days",
-            help="Days to fill from --from (default: setting generate_days).",
-            show_default=False,
-        ),
+        int | None, optional("--days", "Days to fill from --from (default: setting generate_days).")
     ] = None,
     duration: Annotated[
         str | None,
-        typer.Option(
-            "--duration",
-            help="Slot length, e.g. 30, 45m, 1h (default: setting slot_minutes).",
-            show_default=False,
-        ),
+        optional("--duration", "Slot length, e.g. 30, 45m, 1h (default: setting slot_minutes)."),
     ] = None,
     capacity: Annotated[
-        int | None,
-        typer.Option(
-            "--capacity",
-            help="Seats per slot (default: setting slot_capacity).",
-            show_default=False,
-        ),
+        int | None, optional("--capacity", "Seats per slot (default: setting slot_capacity).")
     ] = None,
-    buffer: Annotated[
-        str | None,
-        typer.Option("--buffer", help="Gap after each slot, e.g. 10m.", show_default=False),
-    ] = None,
+    buffer: Annotated[str | None, optional("--buffer", "Gap after each slot, e.g. 10m.")] = None,
     prune: Annotated[
         bool,
         typer.Option("--prune", help="Delete future unbooked slots the hours no longer allow."),
@@ -192,7 +163,7 @@ def list_(
     to: ToDate = None,
     status: Annotated[
         str | None,
-        typer.Option("--status", help="available, full, blocked or past.", show_default=False),
+        optional("--status", "available, full, blocked or past."),
     ] = None,
     limit: Limit = DEFAULT_LIMIT,
     fmt: Format = OutputFormat.table,
@@ -242,26 +213,13 @@ def available(
     _print_page(page, fmt, "Bookable slots", limit)
 
 
-def _parse_after(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    text = value.strip()
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidValue(f"invalid date-time {value!r}: use YYYY-MM-DDTHH:MM[+HH:MM]") from None
-    return parsed
-
-
 @app.command("next")
 def next_(
     slug: Slug,
     after: Annotated[
         str | None,
-        typer.Option(
-            "--after",
-            help="Only after this time: YYYY-MM-DDTHH:MM (exchange local) or with an offset.",
-            show_default=False,
+        optional(
+            "--after", "Only after this time: YYYY-MM-DDTHH:MM (exchange local) or with an offset."
         ),
     ] = None,
     fmt: Format = OutputFormat.table,
@@ -272,19 +230,11 @@ def next_(
     Example:
       slotctl slots next downtown --after 2027-03-23T14:00
     """
-    from zoneinfo import ZoneInfo
-
     from slotctl.records import SLOT_FIELDS
     from slotctl.render import emit
-    from slotctl.services.lookup import exchange_by_slug
     from slotctl.services.slots import next_slot
 
-    moment = _parse_after(after)
-    with current().session(readonly=True) as session:
-        if moment is not None and moment.tzinfo is None:
-            zone = ZoneInfo(exchange_by_slug(session, slug).timezone)
-            moment = moment.replace(tzinfo=zone)
-        record = next_slot(session, slug, moment)
+    record = read(next_slot, slug, after)
     emit(record, fmt.value, columns=SLOT_FIELDS)
 
 
@@ -309,16 +259,12 @@ def show(
 @app.command("calendar")
 def calendar(
     slug: Slug,
-    month: Annotated[
-        str | None, typer.Option("--month", help="A month grid: YYYY-MM.", show_default=False)
-    ] = None,
+    month: Annotated[str | None, optional("--month", "A month grid: YYYY-MM.")] = None,
     week: Annotated[
         str | None,
-        typer.Option("--week", help="The week (Mon-Sun) containing DATE.", show_default=False),
+        optional("--week", "The week (Mon-Sun) containing DATE."),
     ] = None,
-    day: Annotated[
-        str | None, typer.Option("--day", help="The roster of DATE.", show_default=False)
-    ] = None,
+    day: Annotated[str | None, optional("--day", "The roster of DATE.")] = None,
     fmt: Format = OutputFormat.table,
 ) -> None:
     """How full the exchange is: a month grid (default: this month), a week, or a day.
@@ -362,9 +308,7 @@ def calendar(
 @app.command("update")
 def update(
     slot: SlotRef,
-    capacity: Annotated[
-        int | None, typer.Option("--capacity", help="New number of seats.", show_default=False)
-    ] = None,
+    capacity: Annotated[int | None, optional("--capacity", "New number of seats.")] = None,
     fmt: Format = OutputFormat.table,
 ) -> None:
     """Change a slot's capacity (not below the seats already booked).
@@ -446,9 +390,9 @@ app.command("unblock")(
 @app.command("capacity")
 def capacity(
     slug: Slug,
-    from_: Annotated[str, typer.Option("--from", help="First date.", show_default=False)],
-    to: Annotated[str, typer.Option("--to", help="Last date (inclusive).", show_default=False)],
-    set_: Annotated[int, typer.Option("--set", help="New number of seats.", show_default=False)],
+    from_: Annotated[str, optional("--from", "First date.")],
+    to: Annotated[str, optional("--to", "Last date (inclusive).")],
+    set_: Annotated[int, optional("--set", "New number of seats.")],
     fmt: Format = OutputFormat.table,
 ) -> None:
     """Set the capacity of every slot in a range; slots with more bookings stay unchanged.

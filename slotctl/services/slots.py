@@ -16,7 +16,7 @@ from slotctl import clock
 from slotctl.db.models import Booking, Exchange, TimeSlot, UTCDateTime
 from slotctl.domain import SEAT_HOLDING_STATUSES, SLOT_STATUSES
 from slotctl.errors import Conflict, InvalidValue, NotFound
-from slotctl.localtime import day_window, optional_date, parse_local_start
+from slotctl.localtime import day_window, local_or_instant, optional_date, parse_local_start
 from slotctl.records import Page, SlotRecord, booking_record, slot_record, slot_values_record
 from slotctl.services.lookup import by_uuid, exchange_by_slug
 from slotctl.services.seats import slot_status_sql
@@ -209,9 +209,12 @@ def available_slots(
     return page
 
 
-def next_slot(session: Session, slug: str, after: datetime | None) -> SlotRecord:
+def next_slot(session: Session, slug: str, after: str | None) -> SlotRecord:
+    """The first slot a customer could book, after ``after`` (the exchange's local time,
+    or an instant with an offset) when given."""
     exchange = exchange_by_slug(session, slug)
-    row = session.execute(_bookable(session, exchange, after, None).limit(1)).first()
+    moment = None if after is None else local_or_instant(after, exchange.timezone)
+    row = session.execute(_bookable(session, exchange, moment, None).limit(1)).first()
     if row is None:
         raise NotFound(f"no bookable slot for {exchange.slug!r}")
     return slot_record(row, exchange.slug, exchange.timezone, clock.now())
