@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, text, update
@@ -68,22 +69,29 @@ def take(session: Session, claim: Claim, now: datetime) -> bool:
     :func:`slotctl.domain.seat_refusal` for the reason)."""
     connection = session.connection()
     sql = dialects.of(connection)
+    with sql.cursor(connection) as cursor:
+        return _take(cursor, sql, claim, now)
+
+
+@cache
+def _take_statement(sql: dialects.Dialect, *, overlap: bool, ignore: bool) -> str:
+    """The one conditional UPDATE that takes a seat (built once per form)."""
+    return sql.placeholders(
+        "UPDATE time_slots SET current_bookings = current_bookings + 1, updated_at = ?"
+        " WHERE id = ? AND current_bookings < max_capacity AND is_available"
+        " AND starts_at > ? AND " + _customer_clear(overlap=overlap, ignore=ignore)
+    )
+
+
+def _take(cursor: Any, sql: dialects.Dialect, claim: Claim, now: datetime) -> bool:
     params: list[Any] = [sql.stamp(now), claim.slot_id, sql.stamp(claim.earliest), claim.email]
     if claim.ignore is not None:
         params.append(claim.ignore)
     if claim.overlap:
         params += [sql.stamp(claim.ends_at), sql.stamp(claim.starts_at)]
-    with sql.cursor(connection) as cursor:
-        cursor.execute(
-            sql.placeholders(
-                "UPDATE time_slots SET current_bookings = current_bookings + 1, updated_at = ?"
-                " WHERE id = ? AND current_bookings < max_capacity AND is_available"
-                " AND starts_at > ? AND "
-                + _customer_clear(overlap=claim.overlap, ignore=claim.ignore is not None)
-            ),
-            params,
-        )
-        return bool(cursor.rowcount == 1)
+    statement = _take_statement(sql, overlap=claim.overlap, ignore=claim.ignore is not None)
+    cursor.execute(statement, params)
+    return bool(cursor.rowcount == 1)
 
 
 def release(session: Session, slot_id: int, now: datetime) -> None:
@@ -119,8 +127,6 @@ def book(
     uuid), or None when the seat was refused. Three statements, as a hand-written
     driver loop would issue them: the write lock (SQLite) or the slot's row lock
     (PostgreSQL) is held for no longer. A reference already in use is drawn again."""
-    if not take(session, claim, now):
-        return None
     connection = session.connection()
     sql = dialects.of(connection)
     confirmed = domain.created_stamps(new.status, now)["confirmed_at"]
@@ -134,12 +140,14 @@ def book(
         "phone": new.phone,
         "notes": new.notes,
         "status": new.status,
-        "confirmed": sql.stamp(now) if confirmed is not None else None,
+        "confirmed": None if confirmed is None else sql.stamp(confirmed),
         "now": sql.stamp(now),
         "event": new_uuid(),
         "actor": new.actor,
     }
     with sql.cursor(connection) as cursor:
+        if not _take(cursor, sql, claim, now):
+            return None
         while (booking_id := sql.insert_booking(cursor, values)) is None:
             values["reference"] = draw()  # one in a billion: the reference was taken
     return booking_id, str(values["reference"]), str(values["uuid"])

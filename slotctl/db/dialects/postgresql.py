@@ -95,18 +95,7 @@ class PostgreSQL(d.Dialect):
 
     def insert_booking(self, cursor: Any, values: dict[str, Any]) -> int | None:
         # The booking and its event in one round trip.
-        cursor.execute(
-            _named(
-                "WITH booked AS (INSERT INTO bookings (uuid, reference, time_slot_id,"
-                " exchange_id, customer_name, customer_email, customer_phone, notes, status,"
-                " confirmed_at, created_at, updated_at) VALUES (:uuid, :reference, :slot,"
-                " :exchange, :name, :email, :phone, :notes, :status, :confirmed, :now, :now)"
-                " ON CONFLICT (reference) DO NOTHING RETURNING id)"
-                f" INSERT INTO booking_events ({d.EVENT_COLUMNS}) SELECT :event, id, :now,"
-                " :actor, NULL, :status, 'created', :now, :now FROM booked RETURNING booking_id"
-            ),
-            values,
-        )
+        cursor.execute(_INSERT_BOOKING, values)
         inserted = cursor.fetchone()
         return None if inserted is None else int(inserted[0])
 
@@ -263,3 +252,14 @@ def _partial_indexes() -> None:
 
 
 _partial_indexes()
+
+
+# The booking and its 'created' event in one statement (built once: it runs per booking).
+_INSERT_BOOKING = _named(
+    "WITH booked AS (INSERT INTO bookings (uuid, reference, time_slot_id, exchange_id,"
+    " customer_name, customer_email, customer_phone, notes, status, confirmed_at, created_at,"
+    " updated_at) VALUES (:uuid, :reference, :slot, :exchange, :name, :email, :phone, :notes,"
+    " :status, :confirmed, :now, :now) ON CONFLICT (reference) DO NOTHING RETURNING id)"
+    f" INSERT INTO booking_events ({d.EVENT_COLUMNS}) SELECT :event, id, :now, :actor, NULL,"
+    " :status, 'created', :now, :now FROM booked RETURNING booking_id"
+)
