@@ -146,7 +146,13 @@ def parse_status(text: str) -> str:
     return status
 
 
-# Slots -------------------------------------------------------------------------------
+# Hours and slots ---------------------------------------------------------------------
+
+
+def shifts_overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Two (opens, closes) ranges of minutes share time; ranges that only touch do not."""
+    return a[0] < b[1] and b[0] < a[1]
+
 
 SLOT_STATUSES: Final = ("available", "full", "blocked", "past")
 

@@ -11,6 +11,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
+from slotctl.domain import shifts_overlap
 from slotctl.errors import InvalidValue
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -102,7 +103,7 @@ def check_no_overlap(ranges: list[tuple[int, int]], where: str = "") -> None:
     """Raise if any two (opens, closes) ranges overlap; touching ends are fine."""
     ordered = sorted(ranges)
     for (o1, c1), (o2, c2) in pairwise(ordered):
-        if o2 < c1:
+        if shifts_overlap((o1, c1), (o2, c2)):
             suffix = f" on {where}" if where else ""
             raise InvalidValue(
                 f"shifts {format_time(o1)}-{format_time(c1)} and "

@@ -29,10 +29,6 @@ def _minutes(row: BusinessHours) -> Shift:
     return parse_time(row.opens_at), parse_time(row.closes_at, allow_end_of_day=True)
 
 
-def _overlaps(a: Shift, b: Shift) -> bool:
-    return a[0] < b[1] and b[0] < a[1]
-
-
 def _with_slugs(
     session: Session, model: Any, slug: str | None, *order: Any
 ) -> Select[tuple[Any, str]]:
@@ -93,7 +89,7 @@ def add_hours(
     ).all()
     for row in existing:
         for shift in week.get(row.weekday, []):
-            if _overlaps(shift, _minutes(row)):
+            if domain.shifts_overlap(shift, _minutes(row)):
                 raise Conflict(
                     f"shift {_shift_text(row.weekday, *shift)} overlaps the existing shift "
                     f"{DAY_NAMES[row.weekday]} {row.opens_at}-{row.closes_at} ({row.uuid[:8]})"
@@ -131,7 +127,7 @@ def update_hours(
         )
     ).all()
     for other in siblings:
-        if _overlaps((new_opens, new_closes), _minutes(other)):
+        if domain.shifts_overlap((new_opens, new_closes), _minutes(other)):
             raise Conflict(
                 f"shift {_shift_text(row.weekday, new_opens, new_closes)} would overlap "
                 f"{DAY_NAMES[other.weekday]} {other.opens_at}-{other.closes_at} ({other.uuid[:8]})"

@@ -66,8 +66,8 @@ def import_hours(session: Session, stream: IO[str], *, dry_run: bool = False) ->
         )
     for shifts in week.values():
         shifts.sort()
-        for (_, closes, line_a), (opens, _, line_b) in pairwise(shifts):
-            if opens < closes:
+        for (opens_a, closes_a, line_a), (opens_b, closes_b, line_b) in pairwise(shifts):
+            if domain.shifts_overlap((opens_a, closes_a), (opens_b, closes_b)):
                 line = max(line_a, line_b)
                 other = (
                     f"line {min(line_a, line_b)}" if min(line_a, line_b) else "an existing shift"
