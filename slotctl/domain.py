@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Final, Literal
 
@@ -157,6 +157,16 @@ def shifts_overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
 SLOT_STATUSES: Final = ("available", "full", "blocked", "past")
 
 
+def booking_window(
+    now: datetime, min_notice_minutes: int, max_advance_days: int | None
+) -> tuple[datetime, datetime | None]:
+    """The starts a customer may book at ``now``: after now plus the minimum notice
+    (exclusive), and with a maximum advance, no later than now plus that many days."""
+    earliest = now + timedelta(minutes=min_notice_minutes)
+    latest = None if max_advance_days is None else now + timedelta(days=max_advance_days)
+    return earliest, latest
+
+
 def slot_status(
     starts_at: datetime, is_available: bool, booked: int, capacity: int, now: datetime
 ) -> str:
@@ -182,11 +192,9 @@ def seat_refusal(
 ) -> str:
     """Why a seat could not be taken on the slot named ``slot`` (read after the
     conditional statement that takes seats matched nothing)."""
-    from datetime import timedelta
-
     if starts_at <= now:
         return f"slot {slot} is in the past"
-    if starts_at <= now + timedelta(minutes=min_notice_minutes):
+    if starts_at <= booking_window(now, min_notice_minutes, None)[0]:
         return f"slot {slot} is inside the minimum notice of {min_notice_minutes} minutes"
     if not is_available:
         return f"slot {slot} is blocked"

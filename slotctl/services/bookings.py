@@ -10,7 +10,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -86,9 +86,8 @@ def _refusal(slot: Any, exchange: Any, now: datetime) -> Conflict:
 def _check_window(slot: Any, exchange: Any, now: datetime) -> None:
     if not exchange.is_active:
         raise Conflict(f"exchange {exchange.slug!r} is inactive and takes no bookings")
-    if exchange.max_advance_days is not None and slot.starts_at > now + timedelta(
-        days=exchange.max_advance_days
-    ):
+    _, latest = domain.booking_window(now, 0, exchange.max_advance_days)
+    if latest is not None and slot.starts_at > latest:
         raise Conflict(
             f"slot {slot_text(exchange.slug, slot.starts_at, exchange.timezone)} is beyond the"
             f" maximum advance of {exchange.max_advance_days} days"
@@ -133,7 +132,7 @@ def _claim(slot: Any, exchange: Any, email: str, now: datetime, **options: Any) 
         starts_at=slot.starts_at,
         ends_at=slot.ends_at,
         email=email,
-        earliest=now + timedelta(minutes=exchange.min_notice_minutes),
+        earliest=domain.booking_window(now, exchange.min_notice_minutes, None)[0],
         **options,
     )
 

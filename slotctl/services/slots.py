@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from slotctl import clock
 from slotctl.db.models import Booking, Exchange, TimeSlot, UTCDateTime
-from slotctl.domain import SEAT_HOLDING_STATUSES, SLOT_STATUSES
+from slotctl.domain import SEAT_HOLDING_STATUSES, SLOT_STATUSES, booking_window
 from slotctl.errors import Conflict, InvalidValue, NotFound
 from slotctl.localtime import day_window, local_or_instant, optional_date, parse_local_start
 from slotctl.records import Page, SlotRecord, booking_record, slot_record, slot_values_record
@@ -169,8 +169,9 @@ def list_slots(
 def _bookable(
     session: Session, exchange: Exchange, after: datetime | None, before: datetime | None
 ) -> Select[Any]:
-    now = clock.now()
-    earliest = now + timedelta(minutes=exchange.min_notice_minutes)
+    earliest, horizon = booking_window(
+        clock.now(), exchange.min_notice_minutes, exchange.max_advance_days
+    )
     # One lower bound only: given two, SQLite may start the index range at the looser.
     lower = SLOTS.c.starts_at >= after if after is not None and after > earliest else None
     query = select(*SLOT_ROW).where(
@@ -180,8 +181,7 @@ def _bookable(
         SLOTS.c.current_bookings < SLOTS.c.max_capacity,
     )
     latest = before
-    if exchange.max_advance_days is not None:
-        horizon = now + timedelta(days=exchange.max_advance_days)
+    if horizon is not None:
         latest = horizon if latest is None or horizon < latest else latest
     if latest is not None:
         query = query.where(SLOTS.c.starts_at < latest)
