@@ -12,9 +12,16 @@ import getpass
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -23,6 +30,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from slotctl.bounds import CAPACITY, EXPIRY_MINUTES, PERIOD_DAYS, SLOT_MINUTES
 from slotctl.errors import InvalidValue, Unavailable
 from slotctl.parsing import validate_timezone
 
@@ -50,19 +58,41 @@ def _os_user() -> str:
         return "unknown"
 
 
+def _not_a_bool(value: Any) -> Any:
+    """TOML's ``true`` is not a number (pydantic would read it as 1)."""
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a number")
+    return value
+
+
+def _utf8(value: Any) -> Any:
+    """Text that UTF-8 can carry: an environment variable of non-UTF-8 bytes cannot."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise ValueError("not UTF-8 text") from None
+    return value
+
+
+Whole = Annotated[int, BeforeValidator(_not_a_bool)]
+Seconds = Annotated[float, BeforeValidator(_not_a_bool)]
+Text = Annotated[StrictStr, AfterValidator(_utf8)]
+
+
 class Settings(BaseSettings):
     """Every setting of slotctl; ``slotctl.toml.example`` documents each one."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
-    database_url: str = Field(default_factory=default_database_url)
-    default_timezone: str = "UTC"
-    slot_minutes: int = Field(default=30, ge=1, le=24 * 60)
-    slot_capacity: int = Field(default=1, ge=1)
-    pending_expiry_minutes: int = Field(default=30, ge=1)
-    generate_days: int = Field(default=30, ge=1, le=3660)
-    actor: str = Field(default_factory=_os_user, min_length=1, max_length=100)
-    busy_timeout: float = Field(default=10.0, gt=0, le=600)
+    database_url: Text = Field(default_factory=default_database_url)
+    default_timezone: Text = "UTC"
+    slot_minutes: Whole = Field(default=30, ge=SLOT_MINUTES.low, le=SLOT_MINUTES.high)
+    slot_capacity: Whole = Field(default=1, ge=CAPACITY.low, le=CAPACITY.high)
+    pending_expiry_minutes: Whole = Field(default=30, ge=EXPIRY_MINUTES.low, le=EXPIRY_MINUTES.high)
+    generate_days: Whole = Field(default=30, ge=PERIOD_DAYS.low, le=PERIOD_DAYS.high)
+    actor: Text = Field(default_factory=_os_user, min_length=1, max_length=100)
+    busy_timeout: Seconds = Field(default=10.0, gt=0, le=600)
 
     @field_validator("default_timezone")
     @classmethod

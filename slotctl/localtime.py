@@ -6,11 +6,13 @@ a local date or wall-clock time into UTC instants, or back, goes through here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from slotctl import clock
+from slotctl.bounds import check_date, check_instant
 from slotctl.errors import InvalidValue
 from slotctl.parsing import parse_date
 
@@ -50,15 +52,41 @@ def day_window(timezone: str, first: date, last: date) -> tuple[datetime, dateti
     return start, end
 
 
-def parse_local_start(text: str) -> datetime:
-    """``YYYY-MM-DDTHH:MM`` (or with a space) as a naive wall-clock time."""
+_LOCAL_START = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[T ]([0-9]{1,2}:[0-9]{2})(Z|[+-].+)?$")
+
+
+def _offset(at: datetime, zone: ZoneInfo) -> str:
+    delta = at.astimezone(zone).utcoffset() or timedelta()
+    return offset_text(int(delta.total_seconds() // 60))
+
+
+def local_start(text: str, timezone: str) -> tuple[datetime, list[datetime]]:
+    """``YYYY-MM-DDTHH:MM`` (or with a space) in ``timezone``: the naive wall-clock
+    time and the UTC instants it may name, earlier first (two in a repeated hour). An
+    offset, if written (``+01:00``, ``Z``), must be one the zone has at that time and
+    picks that instant; another offset is refused (exit 2)."""
+    match = _LOCAL_START.match(text.strip())
     try:
-        value = datetime.fromisoformat(text.strip())
+        if match is None:
+            raise ValueError
+        wall = datetime.fromisoformat(f"{match.group(1)}T{match.group(2).zfill(5)}")
+        written = match.group(3)
+        offset = datetime.fromisoformat(f"{wall:%Y-%m-%dT%H:%M}{written}") if written else None
     except ValueError:
         raise InvalidValue(f"invalid local time {text!r}: use YYYY-MM-DDTHH:MM") from None
-    if value.tzinfo is not None:
-        value = value.replace(tzinfo=None)
-    return value
+    check_date(wall.date())
+    zone = ZoneInfo(timezone)
+    instants = sorted({wall.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1)})
+    if offset is not None:
+        wanted = _offset(offset, offset.tzinfo)  # type: ignore[arg-type]
+        picked = [at for at in instants if _offset(at, zone) == wanted]
+        if not picked:
+            theirs = " or ".join(dict.fromkeys(_offset(at, zone) for at in instants))
+            raise InvalidValue(
+                f"{text.strip()}: the clock in {timezone} is at {theirs} then, not {wanted}"
+            )
+        instants = picked
+    return wall, instants
 
 
 def local_or_instant(text: str, timezone: str) -> datetime:
@@ -68,6 +96,7 @@ def local_or_instant(text: str, timezone: str) -> datetime:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         raise InvalidValue(f"invalid date-time {text!r}: use YYYY-MM-DDTHH:MM[+HH:MM]") from None
+    check_instant(value, f"date-time {text!r}")
     return value if value.tzinfo is not None else value.replace(tzinfo=ZoneInfo(timezone))
 
 

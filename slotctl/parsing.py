@@ -11,6 +11,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
+from slotctl.bounds import DATES, FIRST_DATE, LAST_DATE, check_date, check_instant
 from slotctl.domain import shifts_overlap
 from slotctl.errors import InvalidValue
 
@@ -24,8 +25,9 @@ _DAY_ALIASES = {
 MINUTES_PER_DAY = 24 * 60
 
 _TIME_RE = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
-_DURATION_RE = re.compile(r"^(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?$")
-_RELATIVE_DATE_RE = re.compile(r"^([+-])([0-9]+)d$")
+_DURATION_RE = re.compile(r"^(?:([0-9]{1,30})d)?(?:([0-9]{1,30})h)?(?:([0-9]{1,30})m)?$")
+_RELATIVE_DATE_RE = re.compile(r"^([+-])([0-9]{1,30})d$")
+_RELATIVE_DAYS = {"today": 0, "tomorrow": 1, "yesterday": -1}
 
 
 def _day_index(token: str) -> int:
@@ -113,8 +115,8 @@ def check_no_overlap(ranges: list[tuple[int, int]], where: str = "") -> None:
 
 def parse_time_ranges(text: str) -> list[tuple[int, int]]:
     """``09:00-12:00,13:00-17:00``: several ranges, sorted, none overlapping."""
-    parts = [part for part in text.split(",") if part.strip()]
-    if not parts:
+    parts = text.split(",")
+    if not all(part.strip() for part in parts):
         raise InvalidValue(f"invalid time spec {text!r}: use HH:MM-HH:MM[,HH:MM-HH:MM...]")
     ranges = sorted(parse_time_range(part) for part in parts)
     check_no_overlap(ranges)
@@ -134,7 +136,7 @@ def parse_hours_spec(spec: str) -> tuple[list[int], list[tuple[int, int]]]:
 def parse_duration(text: str) -> int:
     """``45``, ``45m``, ``2h``, ``1h30m``, ``7d`` to minutes (a bare number is minutes)."""
     value = text.strip().lower()
-    if value.isascii() and value.isdigit():
+    if value.isascii() and value.isdigit() and len(value) <= 30:
         return int(value)
     match = _DURATION_RE.match(value)
     if not value or not match:
@@ -146,27 +148,23 @@ def parse_duration(text: str) -> int:
 def parse_date(text: str, today: date) -> date:
     """``YYYY-MM-DD``, ``today``, ``tomorrow``, ``yesterday``, ``+Nd`` or ``-Nd``."""
     value = text.strip().lower()
-    if value == "today":
-        return today
-    if value == "tomorrow":
-        return today + timedelta(days=1)
-    if value == "yesterday":
-        return today - timedelta(days=1)
+    days = _RELATIVE_DAYS.get(value)
     match = _RELATIVE_DATE_RE.match(value)
     if match:
-        days = int(match.group(2))
-        try:
-            return today + timedelta(days=days if match.group(1) == "+" else -days)
-        except OverflowError:
-            raise InvalidValue(f"invalid date {text!r}: too far from today") from None
+        days = int(match.group(2)) * (-1 if match.group(1) == "-" else 1)
+    if days is not None:
+        if abs(days) > (LAST_DATE - FIRST_DATE).days:
+            raise InvalidValue(f"date {text!r} is out of range: dates run from {DATES}")
+        return check_date(today + timedelta(days=days), f"date {text!r} =")
     try:
         if len(value) != 10:
             raise ValueError
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
         raise InvalidValue(
             f"invalid date {text!r}: use YYYY-MM-DD, today, tomorrow or +Nd"
         ) from None
+    return check_date(parsed)
 
 
 def validate_timezone(name: str) -> str:
@@ -195,4 +193,4 @@ def parse_instant(text: str, what: str) -> datetime:
         ) from None
     if value.tzinfo is None:
         raise InvalidValue(f"{what} needs a UTC offset (e.g. +00:00 or Z)")
-    return value.astimezone(UTC)
+    return check_instant(value, what).astimezone(UTC)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
@@ -32,6 +33,21 @@ PG_ADMIN_URL = os.environ.get(
     "SLOTCTL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Hypothesis: the default profile is deterministic (a fixed seed: CI finds the same
+# examples every run) and bounded; `pytest --hypothesis-profile long` searches far wider.
+_FIXTURE_HEALTH = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+settings.register_profile(
+    "default", derandomize=True, deadline=None, suppress_health_check=_FIXTURE_HEALTH
+)
+settings.register_profile(
+    "long",
+    max_examples=2_000,
+    derandomize=False,
+    deadline=None,
+    suppress_health_check=_FIXTURE_HEALTH,
+)
+settings.load_profile("default")
 
 
 @pytest.fixture(autouse=True)

@@ -483,16 +483,29 @@ def test_parse_date_values(text: str, expected: date) -> None:
 
 @given(st.dates(min_value=date(1000, 1, 1), max_value=date(9999, 12, 31)))
 def test_parse_date_iso_round_trip(value: date) -> None:
-    assert parse_date(value.isoformat(), TODAY) == value
+    """Dates run from 1900-01-01 to 2200-12-31; beyond them a date is refused (exit 2)."""
+    if date(1900, 1, 1) <= value <= date(2200, 12, 31):
+        assert parse_date(value.isoformat(), TODAY) == value
+    else:
+        with pytest.raises(InvalidValue, match="out of range: dates run from 1900-01-01"):
+            parse_date(value.isoformat(), TODAY)
 
 
 @given(
-    today=st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31)),
-    days=st.integers(min_value=0, max_value=3650),
+    today=st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 12, 31)),
+    days=st.integers(min_value=0, max_value=10**12),
 )
 def test_parse_date_relative_property(today: date, days: int) -> None:
-    assert parse_date(f"+{days}d", today) == today + timedelta(days=days)
-    assert parse_date(f"-{days}d", today) == today - timedelta(days=days)
+    """``+Nd``/``-Nd`` count from today; a result beyond the dates is refused, never an
+    overflow (exit 2)."""
+    for sign in (1, -1):
+        text = f"{'+' if sign > 0 else '-'}{days}d"
+        ordinal = today.toordinal() + sign * days
+        if date(1900, 1, 1).toordinal() <= ordinal <= date(2200, 12, 31).toordinal():
+            assert parse_date(text, today) == date.fromordinal(ordinal)
+        else:
+            with pytest.raises(InvalidValue, match="out of range"):
+                parse_date(text, today)
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,7 @@ def add(
         add_exchange,
         slug,
         name=name,
-        timezone=timezone or current().settings.default_timezone,
+        timezone=current().settings.default_timezone if timezone is None else timezone,
         min_notice_minutes=notice_minutes,
         max_advance_days=advance,
     )

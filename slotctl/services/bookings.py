@@ -18,6 +18,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from slotctl import clock, domain
+from slotctl.bounds import EXPIRY_MINUTES, LIMIT
 from slotctl.db import dialects
 from slotctl.db.models import Booking, BookingEvent, Exchange, TimeSlot
 from slotctl.errors import Conflict, InvalidValue, NotFound
@@ -399,8 +400,8 @@ def _query(session: Session, filters: Filters) -> Select[Any]:
 def list_bookings(session: Session, filters: Filters) -> Page[BookingRecord]:
     """Bookings by their slot's start, then creation. History keeps that order too, but
     a ``limit`` keeps its most recent bookings (the ones fetched first)."""
-    if filters.limit is not None and filters.limit < 0:
-        raise InvalidValue("--limit cannot be negative")
+    if filters.limit is not None:
+        LIMIT.check(filters.limit)
     query = _query(session, filters)
     if filters.limit:
         query = query.limit(filters.limit + 1)
@@ -451,6 +452,5 @@ def show_booking(session: Session, ident: str) -> dict[str, Any]:
 def expire_pending(session: Session, older_than: int, *, dry_run: bool = False) -> int:
     """Cancel stale pending bookings, release their seats, write their events; how many.
     Stale: pending and created before the limit, or pending on a slot that started."""
-    if older_than < 1:
-        raise InvalidValue("--older-than must be at least 1 minute")
+    EXPIRY_MINUTES.check(older_than, "--older-than")
     return seats.expire(session, clock.now(), older_than, dry_run=dry_run)

@@ -11,6 +11,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from slotctl import clock
+from slotctl.bounds import DATES, FIRST_DATE, LAST_DATE
 from slotctl.db.models import Booking, Exchange
 from slotctl.errors import InvalidValue
 from slotctl.localtime import day_window
@@ -24,9 +25,11 @@ def parse_month(text: str) -> tuple[int, int]:
     try:
         year_text, month_text = text.strip().split("-")
         year, month = int(year_text), int(month_text)
-        date(year, month, 1)
+        first = date(year, month, 1)
     except ValueError:
         raise InvalidValue(f"invalid month {text!r}: use YYYY-MM, e.g. 2027-03") from None
+    if not FIRST_DATE <= first <= LAST_DATE:
+        raise InvalidValue(f"month {text.strip()} is out of range: dates run from {DATES}")
     return year, month
 
 

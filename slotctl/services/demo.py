@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from slotctl import clock
+from slotctl.bounds import SEED
 from slotctl.db.models import (
     Booking,
     BookingEvent,
@@ -102,10 +103,16 @@ def wipe(session: Session) -> None:
         session.execute(delete(model))
 
 
-def build_demo(session: Session, *, seed: int = 7, actor: str = "demo") -> dict[str, Any]:
-    if holds_data(session):
+def build_demo(
+    session: Session, *, seed: int = 7, actor: str = "demo", reset: bool = False
+) -> dict[str, Any]:
+    """The demo, built in the session's one unit of work; with ``reset`` whatever the
+    database held is deleted first, in the same unit (a refusal or a failure keeps it)."""
+    rng = random.Random(SEED.check(seed))
+    if reset:
+        wipe(session)
+    elif holds_data(session):
         raise Conflict("the database already holds data: run `slotctl demo --reset` to replace it")
-    rng = random.Random(seed)
     now = clock.now()
     start = now - timedelta(days=14)
     with clock.frozen(start - timedelta(days=1)):

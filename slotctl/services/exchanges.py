@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from slotctl import clock, domain
+from slotctl.bounds import ADVANCE_DAYS, NOTICE_MINUTES
 from slotctl.db.models import Booking, Exchange, TimeSlot
 from slotctl.domain import SEAT_HOLDING_STATUSES
 from slotctl.errors import Conflict, InvalidValue
@@ -29,9 +30,11 @@ def exchange_record(exchange: Exchange) -> ExchangeRecord:
 
 
 def _validate_notice(minutes: int) -> int:
-    if minutes < 0:
-        raise InvalidValue("the minimum notice cannot be negative")
-    return minutes
+    return NOTICE_MINUTES.check(minutes, "--min-notice")
+
+
+def _validate_advance(days: int | None) -> int | None:
+    return None if days is None else ADVANCE_DAYS.check(days, "--max-advance")
 
 
 def advance_days(minutes: int | None) -> int | None:
@@ -59,7 +62,7 @@ def add_exchange(
         timezone=validate_timezone(timezone),
         is_active=True,
         min_notice_minutes=_validate_notice(min_notice_minutes),
-        max_advance_days=max_advance_days,
+        max_advance_days=_validate_advance(max_advance_days),
     )
     if session.scalar(select(Exchange.id).where(Exchange.slug == slug)) is not None:
         raise Conflict(f"exchange {slug!r} already exists")
@@ -100,7 +103,7 @@ def update_exchange(
     if min_notice_minutes is not None:
         exchange.min_notice_minutes = _validate_notice(min_notice_minutes)
     if max_advance_days is not UNSET:
-        exchange.max_advance_days = max_advance_days
+        exchange.max_advance_days = _validate_advance(max_advance_days)
     if is_active is not None:
         exchange.is_active = is_active
     session.flush()

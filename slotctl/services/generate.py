@@ -22,9 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from slotctl import clock
+from slotctl.bounds import BUFFER_MINUTES, CAPACITY, PERIOD_DAYS, SLOT_MINUTES, check_period
 from slotctl.db.bulk import ExistingSlot, Key, KeyedRow, SlotRow, SlotStore
 from slotctl.db.models import BusinessHours, Closure, Exchange, TimeSlot
-from slotctl.errors import InvalidValue
 from slotctl.parsing import parse_date, parse_time
 from slotctl.records import SlotRecord, slot_record
 from slotctl.services.lookup import exchange_by_slug
@@ -32,7 +32,6 @@ from slotctl.services.lookup import exchange_by_slug
 CHUNK_DAYS = 92  # days planned at once per exchange (a quarter): bounds memory
 ANALYZE_AFTER = 50_000  # rows created; the planner's statistics are refreshed after that
 COMMIT_ROWS = 100_000  # commit at least this often: bookers wait a second or two at most
-MAX_DAYS = 3660
 
 Progress = Callable[[int, int], None]  # (days just processed, total days)
 
@@ -52,14 +51,10 @@ class GenerateRequest:
     dry_run: bool = False
 
     def validate(self) -> None:
-        if not 1 <= self.duration <= 24 * 60:
-            raise InvalidValue("--duration must be between 1 minute and 24h")
-        if self.capacity < 1:
-            raise InvalidValue("--capacity must be at least 1")
-        if not 0 <= self.buffer <= 24 * 60:
-            raise InvalidValue("--buffer must be between 0 and 24h")
-        if not 1 <= self.days <= MAX_DAYS:
-            raise InvalidValue(f"--days must be between 1 and {MAX_DAYS}")
+        SLOT_MINUTES.check(self.duration, "--duration")
+        CAPACITY.check(self.capacity, "--capacity")
+        BUFFER_MINUTES.check(self.buffer, "--buffer")
+        PERIOD_DAYS.check(self.days, "--days")
         for spec in (self.from_date, self.to_date):
             if spec is not None:
                 parse_date(spec, date(2000, 1, 1))  # the syntax, before anything is written
@@ -259,11 +254,7 @@ def horizon(request: GenerateRequest, zone: ZoneInfo, now: datetime) -> tuple[da
         last = parse_date(request.to_date, today)
     else:
         last = first + timedelta(days=request.days - 1)
-    if last < first:
-        raise InvalidValue(f"--to {last} is before --from {first}")
-    if (last - first).days >= MAX_DAYS:
-        raise InvalidValue(f"the range is longer than {MAX_DAYS} days")
-    return first, last
+    return check_period(first, last, "the range")
 
 
 def _generate_exchange(

@@ -11,6 +11,7 @@ from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from slotctl import domain
+from slotctl.bounds import YEAR
 from slotctl.db.models import BusinessHours, Closure, Exchange
 from slotctl.errors import Conflict, InvalidValue
 from slotctl.parsing import DAY_NAMES, check_no_overlap, format_time, parse_time
@@ -222,8 +223,7 @@ def public_holidays(country: str, subdiv: str | None, year: int) -> dict[date, s
     """The public holidays of a country (and subdivision) in a year."""
     import holidays
 
-    if not 1900 <= year <= 2200:
-        raise InvalidValue(f"year {year} is out of range (1900-2200)")
+    YEAR.check(year, "--year")
     try:
         found = holidays.country_holidays(country.upper(), subdiv=subdiv, years=year)
     except NotImplementedError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,10 +13,11 @@ from sqlalchemy import Select, and_, bindparam, delete, exists, false, select, t
 from sqlalchemy.orm import Session
 
 from slotctl import clock
+from slotctl.bounds import CAPACITY, LIMIT
 from slotctl.db.models import Booking, Exchange, TimeSlot, UTCDateTime
 from slotctl.domain import SEAT_HOLDING_STATUSES, SLOT_STATUSES, booking_window
 from slotctl.errors import Conflict, InvalidValue, NotFound
-from slotctl.localtime import day_window, local_or_instant, optional_date, parse_local_start
+from slotctl.localtime import day_window, local_or_instant, local_start, optional_date
 from slotctl.records import Page, SlotRecord, booking_record, slot_record, slot_values_record
 from slotctl.services.lookup import by_uuid, exchange_by_slug
 from slotctl.services.seats import slot_status_sql
@@ -40,9 +41,7 @@ def resolve_slot(session: Session, ident: str) -> tuple[TimeSlot, Exchange]:
     if "@" in ident:
         slug, _, when = ident.partition("@")
         exchange = exchange_by_slug(session, slug)
-        wall = parse_local_start(when)
-        zone = ZoneInfo(exchange.timezone)
-        instants = {wall.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1)}
+        wall, instants = local_start(when, exchange.timezone)
         slot = session.scalars(
             select(TimeSlot)
             .where(TimeSlot.exchange_id == exchange.id, TimeSlot.starts_at.in_(instants))
@@ -114,8 +113,8 @@ def _page(
     now: datetime,
     exchange: Exchange | None = None,
 ) -> Page[SlotRecord]:
-    if limit is not None and limit < 0:
-        raise InvalidValue("--limit cannot be negative")
+    if limit is not None:
+        LIMIT.check(limit)
     if limit:
         query = query.limit(limit + 1)
     rows = session.execute(query).all()
@@ -281,8 +280,7 @@ def _record(session: Session, slot: TimeSlot, exchange: Exchange) -> SlotRecord:
 
 
 def update_capacity(session: Session, ident: str, capacity: int) -> SlotRecord:
-    if capacity < 1:
-        raise InvalidValue("--capacity must be at least 1 (block a slot to stop bookings)")
+    CAPACITY.check(capacity, "--capacity")
     slot, exchange = resolve_slot(session, ident)
     changed = session.execute(
         update(TimeSlot)
@@ -322,8 +320,7 @@ def bulk_capacity(
     session: Session, slug: str, from_date: date, to_date: date, capacity: int
 ) -> BulkOutcome:
     """Set the capacity of a range; slots with more bookings than that stay as they are."""
-    if capacity < 1:
-        raise InvalidValue("--set must be at least 1 (block slots to stop bookings)")
+    CAPACITY.check(capacity, "--set")
     chosen = select_slots(session, Selection(slug=slug, from_date=from_date, to_date=to_date))
     changed: list[SlotRecord] = []
     refused: list[SlotRecord] = []

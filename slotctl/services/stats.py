@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
 from slotctl import clock
+from slotctl.bounds import FIRST_DATE, LAST_DATE, check_period
 from slotctl.db import dialects
 from slotctl.db.models import Exchange
 from slotctl.domain import BOOKING_STATUSES
-from slotctl.errors import InvalidValue
 from slotctl.localtime import day_window, optional_date
 from slotctl.parsing import DAY_NAMES
 from slotctl.services.lookup import exchange_by_slug
@@ -46,7 +46,6 @@ FIGURES = (  # of the whole period and of each exchange
 STATS_FIELDS = ("from", "to", *FIGURES, "by_weekday", "by_hour", "exchanges")
 EXCHANGE_FIELDS = ("exchange", "name", "timezone", *FIGURES)
 DEFAULT_DAYS = 30  # the default period: the last 30 days and the next 30
-MAX_DAYS = 3660
 
 
 @dataclass
@@ -88,16 +87,16 @@ def period(
 ) -> Period:
     """The local dates asked for (default: 30 days back to 30 ahead), checked."""
     today = clock.now().astimezone(ZoneInfo(timezone)).date()
-    first = optional_date(from_date, timezone) or today - timedelta(days=DEFAULT_DAYS)
-    last = optional_date(to_date, timezone) or (
+    first = optional_date(from_date, timezone) or max(
+        today - timedelta(days=DEFAULT_DAYS), FIRST_DATE
+    )
+    last = optional_date(to_date, timezone) or min(
         first + timedelta(days=2 * DEFAULT_DAYS)
         if from_date is not None
-        else today + timedelta(days=DEFAULT_DAYS)
+        else today + timedelta(days=DEFAULT_DAYS),
+        LAST_DATE,
     )
-    if last < first:
-        raise InvalidValue(f"--to {last} is before --from {first}")
-    if (last - first).days > MAX_DAYS:
-        raise InvalidValue(f"the period is longer than {MAX_DAYS} days")
+    check_period(first, last)
     zones = {e.timezone for e in exchanges} or {timezone}
     windows = [day_window(zone, first, last) for zone in zones]
     return Period(first, last, min(w[0] for w in windows), max(w[1] for w in windows))

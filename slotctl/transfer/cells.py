@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import IO, Any
 
+from slotctl.bounds import Bound, check_date
 from slotctl.domain import clean_text
 from slotctl.domain import email as check_email
 from slotctl.errors import InvalidFile, InvalidValue
@@ -26,6 +27,8 @@ REQUIRED: dict[str, Sequence[str | tuple[str, ...]]] = {
 BATCH = 2_000  # rows parsed between slot look-ups and staging loads
 CACHE_KIB = 8_192  # SQLite page cache while importing: bounded memory whatever the file
 MAX_PROBLEMS_SHOWN = 1000  # problems kept for the report; the count is always exact
+
+WHOLE_NUMBER = re.compile(r"^[+-]?[0-9]{1,20}$")
 
 
 @dataclass
@@ -80,7 +83,8 @@ class Problems:
 
 
 CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-CANONICAL_INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00$")
+# Years 1900 to 2199 (the rest of the range takes the checked path: slotctl.bounds).
+CANONICAL_INSTANT = re.compile(r"^(19|2[01])\d\d-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00$")
 
 
 def cell_uuid(text: str) -> str:
@@ -102,19 +106,17 @@ def cell_optional_instant(text: str, column: str) -> datetime | None:
 
 def cell_date(text: str, column: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
+        value = date.fromisoformat(text.strip())
     except ValueError:
         raise InvalidValue(f"{column}: invalid date {text!r}: use YYYY-MM-DD") from None
+    return check_date(value, column)
 
 
-def cell_int(text: str, column: str, minimum: int = 0) -> int:
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise InvalidValue(f"{column}: {text!r} is not a whole number") from None
-    if value < minimum:
-        raise InvalidValue(f"{column}: {value} is below {minimum}")
-    return value
+def cell_int(text: str, column: str, bound: Bound) -> int:
+    value = text.strip()
+    if not WHOLE_NUMBER.match(value):
+        raise InvalidValue(f"{column}: {text[:40]!r} is not a whole number")
+    return bound.check(int(value), column)
 
 
 _TRUE = {"true", "yes", "1", "y", "t"}

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from slotctl import clock, domain
+from slotctl.bounds import ADVANCE_DAYS, NOTICE_MINUTES
 from slotctl.db.models import Exchange, TimeSlot
 from slotctl.errors import InvalidValue
 from slotctl.parsing import validate_timezone
@@ -41,11 +42,13 @@ def import_exchanges(
             values["is_active"] = cell_bool(cells["is_active"], "is_active")
         if cells["min_notice_minutes"]:
             values["min_notice_minutes"] = cell_int(
-                cells["min_notice_minutes"], "min_notice_minutes"
+                cells["min_notice_minutes"], "min_notice_minutes", NOTICE_MINUTES
             )
         if "max_advance_days" in v:  # an empty cell: no limit
             advance = cells["max_advance_days"]
-            values["max_advance_days"] = cell_int(advance, "max_advance_days") if advance else None
+            values["max_advance_days"] = (
+                cell_int(advance, "max_advance_days", ADVANCE_DAYS) if advance else None
+            )
         for stamp in ("created_at", "updated_at"):
             if cells[stamp]:
                 values[stamp] = cell_instant(cells[stamp], stamp)

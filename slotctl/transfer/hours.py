@@ -9,9 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from slotctl import domain
+from slotctl.bounds import WEEKDAY
 from slotctl.db.models import BusinessHours, Closure
 from slotctl.errors import InvalidValue
-from slotctl.parsing import format_time, parse_days, parse_time
+from slotctl.parsing import DAY_NAMES, format_time, parse_days, parse_time
 from slotctl.tabular import Row
 from slotctl.transfer.cells import ImportResult, cell_date, cell_int
 from slotctl.transfer.small import Item, Small, apply, collect, exchange_ids
@@ -22,14 +23,16 @@ def _hours_row(row: Row, small: Small) -> Item:
     get = v.get
     uuid, exchange_id = small.owned(row)
     weekday_text, day_text = get("weekday", "").strip(), get("day", "").strip().lower()
-    if weekday_text:
-        weekday = cell_int(weekday_text, "weekday")
-        if weekday > 6:
-            raise InvalidValue("weekday: use 0 (Monday) to 6 (Sunday)")
-    else:
+    weekday = cell_int(weekday_text, "weekday", WEEKDAY) if weekday_text else None
+    if day_text or weekday is None:
         days = parse_days(day_text)  # mon or monday; a range is not one row's day
         if len(days) != 1:
             raise InvalidValue(f"day: {day_text!r} names more than one day")
+        if weekday is not None and weekday != days[0]:
+            raise InvalidValue(
+                f"weekday {weekday} is {DAY_NAMES[weekday]}, but day is {day_text!r}: "
+                "give one, or make them agree"
+            )
         weekday = days[0]
     opens = parse_time(v["opens_at"])
     closes = parse_time(v["closes_at"], allow_end_of_day=True)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from slotctl import clock
+from slotctl.bounds import CAPACITY
 from slotctl.db.models import Exchange, new_uuids
 from slotctl.errors import InvalidValue
 from slotctl.parsing import parse_time
@@ -98,7 +99,7 @@ def _slot_parser(
             starts.astimezone(zone).date().isoformat(),
             stamp(starts),
             stamp(ends),
-            cell_int(v["max_capacity"], "max_capacity"),
+            cell_int(v["max_capacity"], "max_capacity", CAPACITY),
             1 if not available or cell_bool(available, "is_available") else 0,
             stamp(cell_optional_instant(get("created_at", ""), "created_at") or now),
             stamp(cell_optional_instant(get("updated_at", ""), "updated_at") or now),
