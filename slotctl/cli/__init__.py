@@ -29,7 +29,7 @@ from slotctl.cli import hours as hours_cli
 from slotctl.cli import maintenance, runtime, transfer
 from slotctl.cli import slots as slots_cli
 from slotctl.cli import stats as stats_cli
-from slotctl.errors import SlotctlError
+from slotctl.errors import InvalidValue, SlotctlError
 
 EXIT_USAGE = 2
 
@@ -54,8 +54,46 @@ def _report(
     error(message, code, as_json=_wants_json(args), problems=problems)
 
 
+class _PipeClosed(Exception):
+    """The reader of standard output went away (``slotctl ... | head``). Not an
+    OSError, so Click does not turn it into exit 1 on the way out."""
+
+
+def _quiet_stdout() -> None:
+    """Point standard output at /dev/null: nothing more can reach the closed pipe, and
+    the interpreter's last flush does not fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (tests)
+        pass
+
+
+def _check_arguments(argv: Sequence[str]) -> None:
+    """Every argument must be text: the shell passes bytes that are not UTF-8 as they
+    came, and nothing downstream (the database, the terminal) can carry them."""
+    for arg in argv:
+        try:
+            arg.encode()
+        except UnicodeEncodeError:
+            try:
+                shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            except UnicodeEncodeError:
+                shown = arg.encode("utf-8", "backslashreplace").decode()
+            raise InvalidValue(
+                f"argument '{shown}' is not UTF-8 text (check the terminal's or the "
+                "script's encoding)"
+            ) from None
+
+
 class SlotctlGroup(TyperGroup):
     """The root group: runs a command and maps every failure to an exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise _PipeClosed from exc
 
     def main(  # type: ignore[override]
         self,
@@ -76,6 +114,7 @@ class SlotctlGroup(TyperGroup):
     ) -> int:
         runtime.reset()
         try:
+            _check_arguments(argv)
             result = super().main(
                 args=argv,
                 prog_name=prog_name,
@@ -99,8 +138,12 @@ class SlotctlGroup(TyperGroup):
             return 130
         except KeyboardInterrupt:
             return 130
-        except BrokenPipeError:
+        except (BrokenPipeError, _PipeClosed):
+            _quiet_stdout()
             return 0
+        except OverflowError as exc:  # a bound slotctl.bounds does not know yet
+            _report(f"a number or date is out of range ({exc})", "usage", argv)
+            return EXIT_USAGE
         except Exception as exc:
             if os.environ.get("SLOTCTL_DEBUG") == "1":
                 raise

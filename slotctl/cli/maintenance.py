@@ -67,13 +67,12 @@ def demo(
     from slotctl.render import emit
     from slotctl.render.stats import show
     from slotctl.services.calendar import month_overview
-    from slotctl.services.demo import build_demo, holds_data, wipe
+    from slotctl.services.demo import build_demo, holds_data
     from slotctl.services.stats import stats
 
     if reset and read(holds_data):
         confirm("Delete everything in the database and build the demo?", yes)
-        write(wipe)
-    summary = write(build_demo, seed=seed, actor=current().settings.actor)
+    summary = write(build_demo, seed=seed, actor=current().settings.actor, reset=reset)
     if fmt is not OutputFormat.table:
         emit(summary, fmt.value)
         return

@@ -410,12 +410,14 @@ def capacity(
 
     first, last = date_spec(from_), date_spec(to)
     outcome = write(bulk_capacity, slug, first, last, set_)
-    notice(f"Set capacity {set_} on {len(outcome.changed)} slots.")
-    if outcome.refused:
+    summary = f"Set capacity {set_} on {len(outcome.changed)} slots"
+    if outcome.refused:  # the listing on stdout, the summary in the one error line
         _print_slots(outcome.refused, fmt, "Unchanged: more bookings than the new capacity")
         raise Conflict(
-            f"{len(outcome.refused)} slots have more than {set_} bookings and were left unchanged"
+            f"{summary}; {len(outcome.refused)} slots have more than {set_} bookings and were "
+            "left unchanged"
         )
+    notice(f"{summary}.")
     _print_slots(outcome.changed, fmt, "Changed slots")
 
 
@@ -449,12 +451,19 @@ def delete(
     with current().session(readonly=dry_run) as session:
         outcome = delete_slots(session, selection, dry_run=dry_run)
     verb = "Would delete" if dry_run else "Deleted"
-    notice(f"{verb} {len(outcome.changed)} slots.")
-    _print_slots(outcome.changed, fmt, f"{verb} slots")
-    if outcome.refused:
-        if fmt is OutputFormat.table:
-            _print_slots(outcome.refused, fmt, "Refused: bookings hold seats")
-        raise Conflict(f"{len(outcome.refused)} slots have bookings holding seats and were kept")
+    summary = f"{verb} {len(outcome.changed)} slots"
+    if not outcome.refused:
+        notice(f"{summary}.")
+        _print_slots(outcome.changed, fmt, f"{verb} slots")
+        return
+    # The listings on stdout, the summary in the one error line on stderr.
+    if outcome.changed or fmt is not OutputFormat.table:
+        _print_slots(outcome.changed, fmt, f"{verb} slots")
+    if fmt is OutputFormat.table:
+        _print_slots(outcome.refused, fmt, "Refused: bookings hold seats")
+    raise Conflict(
+        f"{summary}; {len(outcome.refused)} slots have bookings holding seats and were kept"
+    )
 
 
 app.command("export")(

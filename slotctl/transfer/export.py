@@ -24,9 +24,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from slotctl import clock
 from slotctl.db import dialects
-from slotctl.db.engine import first_line
 from slotctl.db.models import Exchange
-from slotctl.errors import Unavailable
 from slotctl.localtime import Span, day_window, optional_date
 from slotctl.parsing import DAY_NAMES
 from slotctl.records import (
@@ -214,14 +212,6 @@ def snapshot(session: Session) -> None:
 
 def write_csv(session: Session, query: Query, out: IO[bytes]) -> int:
     """Write the header and every row to ``out``; the number of rows."""
-    dbapi: Any = session.get_bind().dialect.loaded_dbapi
-    try:
-        return _write_csv(session, query, out)
-    except dbapi.Error as exc:  # the raw driver's errors, as the engine's are mapped
-        raise Unavailable(f"the export failed: {first_line(exc)}") from exc
-
-
-def _write_csv(session: Session, query: Query, out: IO[bytes]) -> int:
     out.write((",".join(query.columns) + "\n").encode())
     params = {**query.params, **{bind.key: bind.value for bind in query.binds}}
     connection = session.connection()

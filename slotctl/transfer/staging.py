@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from slotctl.db import dialects
 from slotctl.db.engine import first_line
-from slotctl.errors import Conflict, Unavailable
+from slotctl.errors import Conflict
 from slotctl.transfer.cells import CACHE_KIB, CANONICAL_INSTANT, cell_instant
 
 
@@ -63,16 +64,13 @@ class Stage:
     def sql(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement (``?`` placeholders) on the raw connection; its rows.
 
-        Driver errors become domain errors: a constraint refusing a write is
-        :class:`Refused` (exit 4), a lock or lost connection :class:`Unavailable` (6).
+        A constraint refusing a write is :class:`Refused` (exit 4); other driver
+        errors (a lock, a lost connection) reach the one error map as SQLAlchemy's.
         """
-        dbapi: Any = self.connection.dialect.loaded_dbapi
         try:
             return self.dialect.run(self.connection, statement, params)
-        except dbapi.IntegrityError as exc:
+        except IntegrityError as exc:
             raise Refused(first_line(exc)) from exc
-        except dbapi.OperationalError as exc:
-            raise Unavailable(f"the database refused the import: {first_line(exc)}") from exc
 
     def slot_ids(self, uuids: Iterable[str]) -> dict[str, tuple[int, int]]:
         """``uuid -> (id, exchange_id)`` of these slots (those that exist)."""

@@ -21,6 +21,8 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar, Protocol
 
 from sqlalchemy.sql.elements import BindParameter
 
+from slotctl.errors import Unavailable
+
 Binds = list[BindParameter[Any]]
 Columns = Sequence[str]
 Rows = Iterable[Sequence[Any]]
@@ -128,9 +130,18 @@ class Dialect:
 
     @contextmanager
     def cursor(self, connection: Connection) -> Iterator[Any]:
+        """A raw-driver cursor, the one way to the raw driver. A driver error raised
+        while it is open is wrapped as SQLAlchemy wraps its own (``OperationalError``,
+        ``IntegrityError``...), so the one error map
+        (:func:`slotctl.db.engine.database_errors`) sees both paths alike."""
+        from sqlalchemy.exc import DBAPIError
+
+        base = connection.dialect.loaded_dbapi.Error
         cursor = self.raw(connection).cursor()
         try:
             yield cursor
+        except base as exc:
+            raise DBAPIError.instance(None, None, exc, base, dialect=connection.dialect) from exc
         finally:
             cursor.close()
 
@@ -298,16 +309,38 @@ class Dialect:
         raise NotImplementedError
 
 
-def create_engine(url: str, busy_timeout: float) -> Engine:
-    """An engine for ``url``: with its dialect's settings on SQLite and PostgreSQL,
-    SQLAlchemy's own for any other database."""
-    from sqlalchemy import create_engine as plain
-    from sqlalchemy.engine import make_url
+DRIVERS = {"sqlite": "pysqlite", "postgresql": "psycopg"}
+URL_FORMS = "give sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
 
-    name = make_url(url).get_backend_name()
-    if name in ("sqlite", "postgresql"):
-        return of(name).create_engine(url, busy_timeout)
-    return plain(url)
+
+def create_engine(url: str, busy_timeout: float) -> Engine:
+    """An engine for ``url`` with its dialect's settings; a URL slotctl cannot use (not
+    a URL, another database, a driver that is not installed) is
+    :class:`~slotctl.errors.Unavailable`, saying which and what to give instead."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if not url.strip():
+        raise Unavailable(f"the database URL is empty: {URL_FORMS}")
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise Unavailable(f"{url!r} is not a database URL: {URL_FORMS}") from None
+    name = parsed.get_backend_name()
+    if name not in DRIVERS:
+        raise Unavailable(f"slotctl works with SQLite and PostgreSQL, not {name!r}: {URL_FORMS}")
+    driver = parsed.get_driver_name()
+    if driver != DRIVERS[name]:
+        raise Unavailable(
+            f"slotctl talks to {name} through {DRIVERS[name]}, not {driver!r}: use {name}+{DRIVERS[name]}://"
+        )
+    try:
+        parsed.get_dialect().import_dbapi()
+    except ImportError as exc:
+        raise Unavailable(
+            f"the {name} driver is not installed ({exc}): pip install 'slotctl[postgres]'"
+        ) from None
+    return of(name).create_engine(url, busy_timeout)
 
 
 _LOADED: dict[str, Dialect] = {}

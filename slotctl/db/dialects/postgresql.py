@@ -60,7 +60,7 @@ class PostgreSQL(d.Dialect):
         # (slot lookups), which must not happen while a COPY is in progress on it.
         count = 0
         iterator = iter(rows)
-        with self.raw(connection).cursor() as cursor:
+        with self.cursor(connection) as cursor:
             while batch := list(islice(iterator, d.BATCH * 5)):
                 with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                     for row in batch:
@@ -142,7 +142,7 @@ class PostgreSQL(d.Dialect):
                 for uid, (day, start, end) in zip(batch.uuids, batch.rows, strict=True)
             ]
         )
-        with self.raw(connection).cursor() as cursor:
+        with self.cursor(connection) as cursor:
             if direct:
                 with cursor.copy(f"COPY time_slots ({d.SLOT_COLUMNS}) FROM STDIN") as copy:
                     copy.write(data)
@@ -200,7 +200,7 @@ class PostgreSQL(d.Dialect):
         return texts, []
 
     def write_csv(self, connection: Connection, sql: str, params: d.Params, out: IO[bytes]) -> int:
-        with self.raw(connection).cursor() as cursor:
+        with self.cursor(connection) as cursor:
             with cursor.copy(f"COPY ({_named(sql)}) TO STDOUT WITH (FORMAT csv)", params) as copy:
                 for block in copy:
                     out.write(block)

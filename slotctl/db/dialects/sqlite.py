@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from slotctl import clock
 from slotctl.db import dialects as d
+from slotctl.errors import Unavailable
 from slotctl.localtime import offset_changes, offset_text
 from slotctl.tabular import FORMULA_PREFIXES
 
@@ -50,7 +51,12 @@ class SQLite(d.Dialect):
         wait for writers (WAL readers do not block)."""
         parsed = make_url(url)
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                reason = "a file is in the way" if folder.is_file() else exc.strerror
+                raise Unavailable(f"cannot create the database folder {folder}: {reason}") from None
         engine = create_engine(url, connect_args={"timeout": busy_timeout})
 
         @event.listens_for(engine, "connect")
