@@ -167,6 +167,7 @@ def _run_import(
     from slotctl.transfer.exchanges import import_exchanges
     from slotctl.transfer.hours import import_closures, import_hours
     from slotctl.transfer.slots import import_slots
+    from slotctl.transfer.staging import BULK_ROWS, refresh_statistics
 
     settings = current().settings
     importers: dict[str, Callable[..., ImportResult]] = {
@@ -178,11 +179,14 @@ def _run_import(
     }
     with open_input(file) as stream:
         try:
-            return importers[kind](session, stream, dry_run=dry_run)
+            result = importers[kind](session, stream, dry_run=dry_run)
         except InvalidFile as exc:
             if prefix:
                 exc.message = f"{prefix}: {exc.message}"
             raise
+    if not dry_run and result.created + result.updated >= BULK_ROWS:
+        refresh_statistics(session)
+    return result
 
 
 def import_command(kind: str, doc: str) -> Callable[..., None]:

@@ -68,7 +68,12 @@ def database_errors(engine: Engine) -> Iterator[None]:
                 f"database {describe(engine)} is locked by another process (waited past the "
                 "busy timeout); try again"
             ) from exc
-        if exc.connection_invalidated or "connect" in message.lower() or "open" in message:
+        if exc.connection_invalidated or "closed the connection" in message:
+            raise Unavailable(
+                f"lost the connection to database {describe(engine)} ({message}); what was not "
+                "committed was rolled back: run the command again"
+            ) from exc
+        if "connect" in message.lower() or "open" in message:
             raise Unavailable(f"cannot connect to database {describe(engine)}: {message}") from exc
         raise Unavailable(f"database {describe(engine)} error: {message}") from exc
     except DBAPIError as exc:

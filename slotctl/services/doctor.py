@@ -58,8 +58,9 @@ ORDER BY starts_at, reference
 _HISTORY = """
 SELECT b.reference, e.slug, b.status, ev.to_status
 FROM bookings b JOIN time_slots s ON s.id = b.time_slot_id JOIN exchanges e ON e.id = s.exchange_id
-LEFT JOIN booking_events ev ON ev.id = (
-  SELECT max(x.id) FROM booking_events x WHERE x.booking_id = b.id)
+LEFT JOIN (SELECT booking_id, max(id) AS last_id FROM booking_events GROUP BY booking_id) l
+  ON l.booking_id = b.id
+LEFT JOIN booking_events ev ON ev.id = l.last_id
 WHERE ev.to_status IS NULL OR ev.to_status <> b.status
 ORDER BY s.starts_at, b.reference
 """

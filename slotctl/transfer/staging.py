@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from slotctl.db import dialects
 from slotctl.db.engine import first_line
@@ -125,3 +126,15 @@ def lock_slots(stage: Stage, ids: str) -> None:
     statement = stage.dialect.lock_rows("time_slots", ids)
     if statement is not None:
         stage.sql(statement)
+
+
+BULK_ROWS = 1_000  # an import that writes this many rows refreshes the statistics
+
+
+def refresh_statistics(session: Session) -> None:
+    """The planner's statistics of the tables an import fills, refreshed in its unit of
+    work (:meth:`slotctl.db.dialects.Dialect.refresh_statistics`)."""
+    connection = session.connection()
+    dialects.of(connection).refresh_statistics(
+        connection, ("exchanges", "time_slots", "bookings", "booking_events")
+    )

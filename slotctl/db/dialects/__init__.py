@@ -256,6 +256,10 @@ class Dialect:
         """Long bulk work on this connection (generation): what makes it cheaper."""
         yield
 
+    def refresh_statistics(self, connection: Connection, tables: Sequence[str]) -> None:
+        """After a bulk load: statistics for the planner, so the next queries (doctor's
+        history check) do not plan for empty tables."""
+
     # Export: each field rendered as text by the database ------------------------------
 
     csv_lines: ClassVar[bool]  # rows come back as finished CSV lines (else COPY)

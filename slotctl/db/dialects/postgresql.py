@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from itertools import islice
 from typing import IO, Any, ClassVar
@@ -39,6 +40,11 @@ class PostgreSQL(d.Dialect):
             dbapi_connection.commit()
 
         return engine
+
+    def refresh_statistics(self, connection: Connection, tables: Sequence[str]) -> None:
+        # Autovacuum would analyze them within a minute or so; a doctor run right after
+        # an import of 16,000 bookings took 50 s on the empty tables' plan, 0.4 s after.
+        connection.exec_driver_sql(f"ANALYZE {', '.join(tables)}")
 
     def stamp(self, value: datetime) -> Any:
         return value
