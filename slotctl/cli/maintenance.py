@@ -30,18 +30,19 @@ def doctor(
     from slotctl.render import emit, notice
     from slotctl.services.doctor import check, repair_counters
 
-    if repair:
-        repaired, _ = write(repair_counters)
-        notice(f"Repaired {repaired} slot counters.")
+    repaired = f"Repaired {write(repair_counters)[0]} slot counters" if repair else ""
     violations = read(check)
     if not violations:
+        if repaired:
+            notice(f"{repaired}.")
         if fmt is OutputFormat.table:
             typer.echo("All invariants hold.")
         else:
             emit([], fmt.value, columns=VIOLATION_FIELDS)
         return
     emit(violations, fmt.value, columns=VIOLATION_FIELDS, title="Invariant violations")
-    raise Conflict(f"{len(violations)} invariant violations")
+    summary = f"{len(violations)} invariant violations"
+    raise Conflict(f"{repaired}; {summary}" if repaired else summary)
 
 
 def demo(

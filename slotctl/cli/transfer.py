@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from functools import partial
@@ -63,45 +63,65 @@ As = Annotated[ExportAs, typer.Option("--as", help="File format: csv or json.")]
 
 
 @contextmanager
+def _files(outputs: Sequence[Path]) -> Iterator[list[IO[bytes]]]:
+    """Temporary files beside ``outputs``, renamed over them only when the block
+    succeeds: all of them are written, or none is touched."""
+    from slotctl.errors import NotFound
+
+    staged: list[tuple[Path, Path, IO[bytes]]] = []
+    try:
+        for output in outputs:
+            folder = output.expanduser().resolve().parent
+            if not folder.is_dir():
+                raise NotFound(f"no such directory: {folder}")
+            handle, temp = tempfile.mkstemp(prefix=f".{output.name}.", dir=folder)
+            staged.append((Path(temp), output, os.fdopen(handle, "wb")))
+        yield [file for _, _, file in staged]
+        umask = os.umask(0)
+        os.umask(umask)
+        for path, _, file in staged:
+            file.close()
+            path.chmod(0o666 & ~umask)  # as a plainly created file would be
+        for path, output, _ in staged:
+            path.replace(output)
+    except BaseException:
+        for path, _, file in staged:
+            file.close()
+            path.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
 def _destination(output: Path | None) -> Iterator[IO[bytes]]:
     """stdout, or a temporary file renamed over ``output`` when the block succeeds."""
     if output is None:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    from slotctl.errors import NotFound
+    with _files([output]) as (file,):
+        yield file
 
-    folder = output.expanduser().resolve().parent
-    if not folder.is_dir():
-        raise NotFound(f"no such directory: {folder}")
-    handle, name = tempfile.mkstemp(prefix=f".{output.name}.", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            yield file
-        umask = os.umask(0)
-        os.umask(umask)
-        Path(name).chmod(0o666 & ~umask)  # as a plainly created file would be
-        Path(name).replace(output)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
+
+def _write_to(session: Session, kind: str, filters: Filters, out: IO[bytes], fmt: str) -> int:
+    """Export the records of one kind to ``out`` as ``fmt``; how many."""
+    from slotctl.transfer import export
+
+    query = export.build(session, kind, filters, neutralise=fmt == "csv")
+    if fmt == "ics":
+        from slotctl.transfer.ics import write_ics
+
+        return write_ics(session, query, out)
+    if fmt == "json":
+        return export.write_json(session, query, out)
+    return export.write_csv(session, query, out)
 
 
 def _write(session: Session, kind: str, filters: Filters, output: Path | None, fmt: str) -> None:
     """Export the records of one kind to ``output`` (stdout when None) as ``fmt``."""
     from slotctl.render import notice
-    from slotctl.transfer import export
 
     with _destination(output) as out:
-        query = export.build(session, kind, filters, neutralise=fmt == "csv")
-        if fmt == "ics":
-            from slotctl.transfer.ics import write_ics
-
-            count = write_ics(session, query, out)
-        elif fmt == "json":
-            count = export.write_json(session, query, out)
-        else:
-            count = export.write_csv(session, query, out)
+        count = _write_to(session, kind, filters, out, fmt)
     if output is not None:
         notice(f"Wrote {count:,} {kind} to {output}.")
 
@@ -219,6 +239,7 @@ def export_all(directory: Directory) -> None:
       slotctl export backup/
     """
     from slotctl.errors import InvalidValue
+    from slotctl.render import notice
     from slotctl.transfer.export import KINDS, Filters, snapshot
 
     state = current()
@@ -226,10 +247,15 @@ def export_all(directory: Directory) -> None:
         raise InvalidValue(f"{directory} is a file, not a folder")
     directory.mkdir(parents=True, exist_ok=True)
     everything = Filters(default_timezone=state.settings.default_timezone)
-    with state.session(readonly=True) as session:
+    paths = [directory / f"{kind}.csv" for kind in KINDS]  # parents first, as import reads
+    with state.session(readonly=True) as session, _files(paths) as files:
         snapshot(session)
-        for kind in KINDS:  # parents first, the order import reads them back in
-            _write(session, kind, everything, directory / f"{kind}.csv", "csv")
+        counts = [
+            _write_to(session, kind, everything, out, "csv")
+            for kind, out in zip(KINDS, files, strict=True)
+        ]
+    for kind, path, count in zip(KINDS, paths, counts, strict=True):
+        notice(f"Wrote {count:,} {kind} to {path}.")
 
 
 def import_all(

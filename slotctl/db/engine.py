@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.orm import Session
 
 from slotctl.db import dialects
@@ -59,25 +59,32 @@ def database_errors(engine: Engine) -> Iterator[None]:
         yield
     except SlotctlError:
         raise
-    except IntegrityError as exc:
-        raise Conflict(f"the change conflicts with the current data: {first_line(exc)}") from exc
-    except OperationalError as exc:
-        message = first_line(exc)
-        if "locked" in message or "busy" in message:
-            raise Unavailable(
-                f"database {describe(engine)} is locked by another process (waited past the "
-                "busy timeout); try again"
-            ) from exc
-        if exc.connection_invalidated or "closed the connection" in message:
-            raise Unavailable(
-                f"lost the connection to database {describe(engine)} ({message}); what was not "
-                "committed was rolled back: run the command again"
-            ) from exc
-        if "connect" in message.lower() or "open" in message:
-            raise Unavailable(f"cannot connect to database {describe(engine)}: {message}") from exc
-        raise Unavailable(f"database {describe(engine)} error: {message}") from exc
-    except DBAPIError as exc:
-        raise Unavailable(f"database {describe(engine)} error: {first_line(exc)}") from exc
+    except StatementError as exc:  # every driver error SQLAlchemy (or Dialect.cursor) wraps
+        raise translated(engine, exc) from exc
+
+
+def translated(engine: Engine, exc: StatementError) -> SlotctlError:  # noqa: PLR0911 - one per kind
+    """The domain error of a wrapped driver error."""
+    if isinstance(exc.orig, SlotctlError):  # raised while binding (a column default: the clock)
+        return exc.orig
+    message = first_line(exc)
+    if isinstance(exc, IntegrityError):
+        return Conflict(f"the change conflicts with the current data: {message}")
+    if not isinstance(exc, OperationalError):
+        return Unavailable(f"database {describe(engine)} error: {message}")
+    if "locked" in message or "busy" in message:
+        return Unavailable(
+            f"database {describe(engine)} is locked by another process (waited past the "
+            "busy timeout); try again"
+        )
+    if exc.connection_invalidated or "closed the connection" in message:
+        return Unavailable(
+            f"lost the connection to database {describe(engine)} ({message}); what was not "
+            "committed was rolled back: run the command again"
+        )
+    if "connect" in message.lower() or "open" in message:
+        return Unavailable(f"cannot connect to database {describe(engine)}: {message}")
+    return Unavailable(f"database {describe(engine)} error: {message}")
 
 
 @contextmanager

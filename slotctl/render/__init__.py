@@ -27,8 +27,14 @@ from slotctl.tabular import encode_cell
 Record = Mapping[str, Any]
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """Rich would exit 1; the reader going away is the CLI's to map (exit 0)."""
+        raise BrokenPipeError
+
+
 def make_console(stderr: bool = False) -> Console:
-    return Console(
+    return _Console(
         stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")) or None, soft_wrap=False
     )
 
