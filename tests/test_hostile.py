@@ -428,3 +428,11 @@ def test_partial_capacity_prints_one_error_line(cli: Any, db: Any, downtown: str
                  "--set", "1", "-f", "json")  # fmt: skip
     refused(result, 4, "Set capacity 1 on 5 slots; 1 slots have more than 1 bookings")
     assert [slot["start"] for slot in result.json()] == ["09:00"]
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_an_error_stays_one_line_whatever_the_value_holds(cli: Any, db: Any, fmt: str) -> None:
+    """NEL and the Unicode line separators end a line for str.splitlines: escaped."""
+    for value in ("junk-\x85", "a\u2028b", "a\u2029b", "a\nb"):
+        result = cli("hours", "closures", "import", f"./{value}", "-f", fmt)
+        refused(result, 3, "no such file")

@@ -215,6 +215,12 @@ def notice(message: str) -> None:
     make_console(stderr=True).print(message, highlight=False, markup=False)
 
 
+# Characters that end a line for Python (str.splitlines) and Unicode-aware readers but
+# that JSON leaves unescaped: escaped, so the JSON error stays one line whatever a
+# file name or value holds.
+_LINE_BREAKS = str.maketrans({char: f"\\u{ord(char):04x}" for char in "\x85\u2028\u2029"})
+
+
 def error(
     message: str, code: str, *, as_json: bool, problems: Sequence[tuple[int, str]] | None = None
 ) -> None:
@@ -224,7 +230,8 @@ def error(
         body: dict[str, Any] = {"code": code, "message": message}
         if problems:
             body["problems"] = [{"line": line, "message": text} for line, text in problems]
-        sys.stderr.write(json.dumps({"error": body}, ensure_ascii=False) + "\n")
+        text = json.dumps({"error": body}, ensure_ascii=False).translate(_LINE_BREAKS)
+        sys.stderr.write(text + "\n")
         return
     console = make_console(stderr=True)
     text = f"Error: {' '.join(message.split())}"
