@@ -1294,7 +1294,11 @@ def _serialise(rows: list[list[str]], terminator: str, quote_all: bool) -> bytes
     if quote_all:
         writer = csv.writer(buffer, lineterminator=terminator, quoting=csv.QUOTE_ALL)
     writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8", "surrogateescape")
+    text = buffer.getvalue()
+    try:  # lone surrogates \udc80-\udcff stand for raw bytes; any other, as CESU-8 garbage
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
 
 
 def _cell_value(column: str) -> Strategy:
