@@ -100,6 +100,26 @@ def local_or_instant(text: str, timezone: str) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=ZoneInfo(timezone))
 
 
+def first_instant(zone: ZoneInfo, day: date, minute: int) -> datetime:
+    """The first instant (UTC) at which the clock of ``zone`` reads local ``day`` at
+    ``minute`` after midnight, or later (``1440`` is the next day's midnight).
+
+    A wall time that occurs once is that instant; one that occurs twice (a
+    fall-back's repeated hour) its first occurrence; one that does not exist (a
+    spring-forward gap, a midnight skipped) the moment of the change.
+    """
+    wall = datetime.combine(day, time()) + timedelta(minutes=minute)
+    candidates = sorted({wall.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1)})
+    for instant in candidates:
+        if instant.astimezone(zone).replace(tzinfo=None) == wall:
+            return instant
+    # In a gap: the two folds read the wall time with the offsets before and after
+    # the change; the change lies between them.
+    low, high = candidates[0], candidates[-1] + timedelta(minutes=1)
+    changes = offset_changes(zone, low, high)
+    return changes[1][0] if len(changes) > 1 else candidates[-1]
+
+
 def slot_text(slug: str, starts_at: datetime, timezone: str) -> str:
     """How a slot is named to a person: ``SLUG@YYYY-MM-DDTHH:MM`` in local time."""
     local = starts_at.astimezone(ZoneInfo(timezone))

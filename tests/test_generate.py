@@ -271,32 +271,42 @@ def test_bad_requests(cli: Any, db: Any, downtown: str, args: list[str], code: i
 
 # Daylight saving time ---------------------------------------------------------------
 
+# The rule (docs/design.md, Time): a shift [o, c) of local date D covers the real time
+# [T(D, o), T(D, c)), T(D, x) the first instant at which the clock reads (D, x) or later
+# (24:00 = 00:00 of D + 1); slots tile it from its start in real minutes.
+
 DST_CASES = [
-    # zone, date, expected local starts before 04:00, expected count for 00:00-24:00 by 30 min
-    ("Europe/Berlin", "2027-03-28", ["00:00", "00:30", "01:00", "03:00", "03:30"], 45),
+    # zone, date, local starts (by instant) before 04:00, count for 00:00-24:00 by 30 min
+    ("Europe/Berlin", "2027-03-28", ["00:00", "00:30", "01:00", "01:30", "03:00", "03:30"], 46),
     (
         "Europe/Berlin",
         "2027-10-31",
-        ["00:00", "00:30", "01:00", "01:30", "02:00", "03:00", "03:30"],
-        47,
+        ["00:00", "00:30", "01:00", "01:30", "02:00", "02:30", "02:00", "02:30", "03:00", "03:30"],
+        50,
     ),
-    ("America/New_York", "2027-03-14", ["00:00", "00:30", "01:00", "03:00", "03:30"], 45),
+    ("America/New_York", "2027-03-14", ["00:00", "00:30", "01:00", "01:30", "03:00", "03:30"], 46),
     (
         "America/New_York",
         "2027-11-07",
-        ["00:00", "00:30", "01:00", "02:00", "02:30", "03:00", "03:30"],
-        47,
+        ["00:00", "00:30", "01:00", "01:30", "01:00", "01:30", "02:00", "02:30", "03:00", "03:30"],
+        50,
     ),
-    (
+    (  # back 30 minutes at 02:00: 24.5 real hours
         "Australia/Lord_Howe",
         "2027-04-04",
-        ["00:00", "00:30", "01:00", "02:00", "02:30", "03:00", "03:30"],
-        47,
+        ["00:00", "00:30", "01:00", "01:30", "01:30", "02:00", "02:30", "03:00", "03:30"],
+        49,
     ),
-    (
+    (  # forward 30 minutes at 02:00: 23.5 real hours
         "Australia/Lord_Howe",
         "2027-10-03",
-        ["00:00", "00:30", "01:00", "02:30", "03:00", "03:30"],
+        ["00:00", "00:30", "01:00", "01:30", "02:30", "03:00", "03:30"],
+        47,
+    ),
+    (  # midnight does not exist: the day starts at the change, 01:00
+        "America/Havana",
+        "2027-03-14",
+        ["01:00", "01:30", "02:00", "02:30", "03:00", "03:30"],
         46,
     ),
     (
@@ -323,14 +333,153 @@ def test_transition_days(
     ]
     tz = ZoneInfo(zone)
     starts = [a.astimezone(tz).strftime("%H:%M") for a, _ in rows]
-    assert [s for s in starts if s < "04:00"] == early
-    assert len(set(starts)) == len(starts)  # the repeated hour is not walked twice
-    for start, end in rows:
-        assert end - start == timedelta(minutes=30)  # never spans a transition
-        wall = end.astimezone(tz).replace(tzinfo=None) - start.astimezone(tz).replace(tzinfo=None)
-        assert wall == timedelta(minutes=30)
+    assert starts[: len(early)] == early
+    for (start, end), (following, _) in itertools.pairwise(rows):
+        assert end - start == timedelta(minutes=30)  # exactly 30 real minutes
+        assert following == end  # round the clock: back to back, no gap, no overlap
+    assert rows[-1][1] - rows[0][0] == timedelta(minutes=30 * count)
     # idempotent on the transition day too
     assert generate(cli, "x", "--from", day, "--to", day, "--duration", "30")["created"] == 0
+
+
+def test_new_york_fall_back_hour_holds_slots(cli: Any, db: Any, monkeypatch: Any) -> None:
+    """00:00-03:00 local on 2027-11-07 is four real hours: four 60-minute slots."""
+    monkeypatch.setenv("SLOTCTL_NOW", "2027-01-01T00:00:00+00:00")
+    cli("exchanges", "add", "jfk", "--name", "JFK", "--timezone", "America/New_York")
+    cli("hours", "set", "jfk", "daily 00:00-03:00")
+    made = generate(cli, "jfk", "--from", "2027-11-07", "--to", "2027-11-07", "--duration", "60")
+    assert made["created"] == 4
+    listed = cli("slots", "list", "jfk", "--from", "2027-11-07", "-f", "json").json()
+    assert [(s["starts_at"], s["ends_at"]) for s in listed] == [
+        ("2027-11-07T00:00:00-04:00", "2027-11-07T01:00:00-04:00"),
+        ("2027-11-07T01:00:00-04:00", "2027-11-07T01:00:00-05:00"),
+        ("2027-11-07T01:00:00-05:00", "2027-11-07T02:00:00-05:00"),
+        ("2027-11-07T02:00:00-05:00", "2027-11-07T03:00:00-05:00"),
+    ]
+    assert [s["date"] for s in listed] == ["2027-11-07"] * 4
+
+
+# The oracle, written from the rule alone: T(D, x) by scanning real minutes.
+
+ORACLE_ZONES = [
+    "America/New_York",
+    "Europe/Berlin",
+    "Australia/Lord_Howe",
+    "Pacific/Chatham",
+    "Antarctica/Troll",
+    "America/Havana",
+    "Asia/Beirut",
+    "Europe/Dublin",
+    "Asia/Tokyo",
+]
+
+
+def _transition_days(zone: str, year: int) -> list[date]:
+    """Local dates of ``year`` on which the zone's offset is not the same all day."""
+    tz = ZoneInfo(zone)
+    days = []
+    day = date(year, 1, 1)
+    while day.year == year:
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(hours=14)
+        offsets = {(start + timedelta(hours=h)).astimezone(tz).utcoffset() for h in range(54)}
+        if len(offsets) > 1:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+TRANSITION_DAYS = [(zone, day) for zone in ORACLE_ZONES for day in _transition_days(zone, 2027)]
+
+
+def oracle_first_instant(tz: ZoneInfo, day: date, minute: int) -> datetime:
+    """The first whole-minute instant at which the clock reads (day, minute) or later."""
+    wanted = datetime(day.year, day.month, day.day) + timedelta(minutes=minute)
+    instant = wanted.replace(tzinfo=UTC) - timedelta(hours=15)
+    while instant.astimezone(tz).replace(tzinfo=None) < wanted:
+        instant += timedelta(minutes=1)
+    return instant
+
+
+def oracle_slots(
+    tz: ZoneInfo, day: date, shift: tuple[int, int], duration: int, buffer: int
+) -> list[tuple[datetime, datetime]]:
+    start, close = (oracle_first_instant(tz, day, minute) for minute in shift)
+    slots = []
+    while start + timedelta(minutes=duration) <= close:
+        slots.append((start, start + timedelta(minutes=duration)))
+        start += timedelta(minutes=duration + buffer)
+    return slots
+
+
+def test_the_oracle_sees_every_zone_change() -> None:
+    zones = {zone for zone, _ in TRANSITION_DAYS}
+    assert zones == set(ORACLE_ZONES) - {"Asia/Tokyo"}  # Tokyo keeps one offset
+    assert ("America/Havana", date(2027, 3, 14)) in TRANSITION_DAYS
+
+
+SHIFTS = st.tuples(
+    st.integers(min_value=0, max_value=24 * 60 - 1), st.integers(min_value=1, max_value=24 * 60)
+).map(lambda pair: (pair[0], min(24 * 60, pair[0] + pair[1])))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    case=st.one_of(
+        st.sampled_from(TRANSITION_DAYS),
+        st.tuples(
+            st.sampled_from(ORACLE_ZONES),
+            st.dates(min_value=date(2000, 1, 1), max_value=date(2037, 12, 31)),
+        ),
+    ),
+    shift=SHIFTS,
+    duration=st.sampled_from([5, 15, 20, 30, 45, 60, 90, 1440]),
+    buffer=st.sampled_from([0, 5, 15]),
+)
+def test_day_slots_match_the_oracle(
+    case: tuple[str, date], shift: tuple[int, int], duration: int, buffer: int
+) -> None:
+    zone, day = case
+    tz = ZoneInfo(zone)
+    rows = day_slots(day, [shift], tz, duration, buffer)
+    assert [(start, end) for _, start, end in rows] == oracle_slots(
+        tz, day, shift, duration, buffer
+    )
+    assert all(slot_day == day for slot_day, _, _ in rows)
+
+
+_slugs = itertools.count(1)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    case=st.sampled_from(TRANSITION_DAYS),
+    shift=SHIFTS,
+    timing=st.sampled_from([(30, 0), (45, 15), (60, 0), (20, 5), (90, 30)]),
+)
+def test_generated_slots_match_the_oracle_in_the_database(
+    cli: Any, db: Any, monkeypatch: Any, case: tuple[str, date], shift: tuple[int, int], timing: Any
+) -> None:
+    """Through the command and the database (both), on real clock changes."""
+    zone, day = case
+    duration, buffer = timing
+    monkeypatch.setenv("SLOTCTL_NOW", "2026-12-01T00:00:00+00:00")
+    slug = f"x{next(_slugs)}"
+    assert cli("exchanges", "add", slug, "--name", "X", "--timezone", zone).exit_code == 0
+    times = f"{shift[0] // 60:02d}:{shift[0] % 60:02d}-{shift[1] // 60:02d}:{shift[1] % 60:02d}"
+    assert cli("hours", "set", slug, f"daily {times}").exit_code == 0
+    options = ["--from", day.isoformat(), "--to", day.isoformat()]
+    generate(cli, slug, *options, "--duration", str(duration), "--buffer", str(buffer))
+    rows = db.query(
+        "SELECT s.date, s.starts_at, s.ends_at FROM time_slots s JOIN exchanges e"
+        " ON e.id = s.exchange_id WHERE e.slug = :slug ORDER BY s.starts_at",
+        slug=slug,
+    )
+    expected = oracle_slots(ZoneInfo(zone), day, shift, duration, buffer)
+    assert [(_aware(start), _aware(end)) for _, start, end in rows] == expected
+    assert {str(slot_date) for slot_date, _, _ in rows} <= {day.isoformat()}
+    # re-running creates nothing and moves nothing
+    again = generate(cli, slug, *options, "--duration", str(duration), "--buffer", str(buffer))
+    assert again["created"] == 0
 
 
 def test_offsets_to_the_minute_around_transitions(cli: Any, db: Any, monkeypatch: Any) -> None:
@@ -368,52 +517,6 @@ def test_offsets_to_the_minute_around_transitions(cli: Any, db: Any, monkeypatch
         datetime(2027, 11, 7, 14, 0, tzinfo=UTC),
         datetime(2027, 11, 8, 14, 0, tzinfo=UTC),
     ]
-
-
-ZONES = [
-    "Europe/Berlin",
-    "America/New_York",
-    "Australia/Lord_Howe",
-    "Asia/Tokyo",
-    "America/Sao_Paulo",
-    "Pacific/Chatham",
-    "UTC",
-]
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    zone=st.sampled_from(ZONES),
-    day=st.dates(min_value=date(2000, 1, 1), max_value=date(2037, 12, 31)),
-    opens=st.integers(min_value=0, max_value=23 * 60),
-    length=st.integers(min_value=1, max_value=24 * 60),
-    duration=st.sampled_from([5, 15, 20, 30, 45, 60, 90]),
-    buffer=st.sampled_from([0, 5, 10, 15]),
-)
-def test_day_slots_properties(
-    zone: str, day: date, opens: int, length: int, duration: int, buffer: int
-) -> None:
-    closes = min(24 * 60, opens + length)
-    tz = ZoneInfo(zone)
-    rows = day_slots(day, [(opens, closes)], tz, duration, buffer)
-    grid = list(range(opens, closes - duration + 1, duration + buffer))
-    midnight = datetime.combine(day, datetime.min.time())
-    walls = []
-    for slot_day, start, end in rows:
-        assert slot_day == day
-        assert end - start == timedelta(minutes=duration)
-        wall_start = start.astimezone(tz).replace(tzinfo=None)
-        wall_end = end.astimezone(tz).replace(tzinfo=None)
-        assert wall_end - wall_start == timedelta(minutes=duration)
-        minute = int((wall_start - midnight).total_seconds() // 60)
-        assert minute in grid
-        walls.append(minute)
-    assert walls == sorted(set(walls))
-    for (_, _, e1), (_, s2, _) in itertools.pairwise(rows):
-        assert e1 <= s2
-    offsets = {tz.utcoffset(midnight + timedelta(minutes=m)) for m in range(0, 24 * 60 + 1, 15)}
-    if len(offsets) == 1:
-        assert walls == grid  # no transition: every grid position is a slot
 
 
 def test_concurrent_generation_never_duplicates(

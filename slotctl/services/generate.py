@@ -1,11 +1,10 @@
 """Slot generation: walk each exchange's local business hours and write the slots
 that do not exist yet, idempotently, in bounded chunks, at bulk speed.
 
-Time: every slot is a wall-clock interval of the exchange's timezone turned
-into UTC instants with zoneinfo. A start that does not exist (spring forward)
-gives no slot; a repeated hour (fall back) is walked once, at its first
-occurrence; a slot whose real length differs from its wall-clock length (it
-would span a transition) is not generated.
+Time counts real minutes: a shift covers the real time from the first instant
+the exchange's clock reads its opening (or later) to the first it reads its
+closing, and slots tile that time from the opening, each exactly the duration
+long (:func:`day_slots`; days without a clock change take one offset).
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from slotctl import clock
 from slotctl.bounds import BUFFER_MINUTES, CAPACITY, PERIOD_DAYS, SLOT_MINUTES, check_period
 from slotctl.db.bulk import ExistingSlot, Key, KeyedRow, SlotRow, SlotStore
 from slotctl.db.models import BusinessHours, Closure, Exchange, TimeSlot
+from slotctl.localtime import first_instant
 from slotctl.parsing import parse_date, parse_time
 from slotctl.records import SlotRecord, slot_record
 from slotctl.services.lookup import exchange_by_slug
@@ -78,14 +78,6 @@ def _date_range(first: date, last: date) -> Iterator[date]:
         day += timedelta(days=1)
 
 
-def _wall_to_utc(wall: datetime, zone: ZoneInfo) -> datetime | None:
-    """The first instant showing ``wall`` on the zone's clocks, or None in a gap."""
-    instant = wall.replace(tzinfo=zone).astimezone(UTC)
-    if instant.astimezone(zone).replace(tzinfo=None) != wall:
-        return None
-    return instant
-
-
 def grid(shifts: Sequence[tuple[int, int]], duration: int, buffer: int) -> list[tuple[int, int]]:
     """(start, end) wall-clock minutes of every slot the shifts hold."""
     slots = []
@@ -111,35 +103,26 @@ def day_slots(
     duration: int,
     buffer: int,
 ) -> list[SlotRow]:
-    """The slots of one local day: ``(date, starts_at, ends_at)`` in UTC."""
-    midnight = datetime.combine(day, time())
+    """The slots of one local day: ``(date, starts_at, ends_at)`` in UTC.
+
+    A shift ``[opens, closes)`` covers the real time from the first instant the
+    exchange's clock reads ``(day, opens)`` or later to the first it reads
+    ``(day, closes)`` or later (:func:`slotctl.localtime.first_instant`; ``24:00``
+    is the next day's ``00:00``). Slots tile that interval from its start, each
+    exactly ``duration`` real minutes, ``buffer`` real minutes apart; only those
+    that end by the close exist. Across a clock change that means: a time that
+    does not exist maps to the moment of the change, one that occurs twice to its
+    first occurrence, and the repeated hour of a fall-back holds slots too.
+    """
     length = timedelta(minutes=duration)
-    step = duration + buffer
-    offset_start = zone.utcoffset(midnight)
-    offset_end = zone.utcoffset(midnight + timedelta(days=1))
+    step = timedelta(minutes=duration + buffer)
     rows: list[SlotRow] = []
-    if offset_start == offset_end and offset_start is not None:
-        # No transition today: one offset converts every wall time.
-        base = (midnight - offset_start).replace(tzinfo=UTC)
-        for opens, closes in shifts:
-            minute = opens
-            while minute + duration <= closes:
-                start = base + timedelta(minutes=minute)
-                rows.append((day, start, start + length))
-                minute += step
-        return rows
     for opens, closes in shifts:
-        minute = opens
-        while minute + duration <= closes:
-            wall_start = midnight + timedelta(minutes=minute)
-            start_utc = _wall_to_utc(wall_start, zone)
-            minute += step
-            if start_utc is None:
-                continue  # the start does not exist (spring forward)
-            end_utc = start_utc + length
-            if end_utc.astimezone(zone).replace(tzinfo=None) != wall_start + length:
-                continue  # would span a transition: wall length != real length
-            rows.append((day, start_utc, end_utc))
+        start = first_instant(zone, day, opens)
+        end_of_shift = first_instant(zone, day, closes)
+        while start + length <= end_of_shift:
+            rows.append((day, start, start + length))
+            start += step
     return rows
 
 
