@@ -207,7 +207,8 @@ NAME_LIMIT: Final = 200
 NOTES_LIMIT: Final = 2000
 REASON_LIMIT: Final = 200
 PHONE_LIMIT: Final = 50
-_PHONE = re.compile(r"\+?[0-9 ()./-]{3,50}")
+_PHONE = re.compile(r"\+?[0-9 ()./-]+")
+PHONE_DIGITS: Final = 3  # at least
 
 
 def clean_text(
@@ -265,8 +266,12 @@ def reason(value: str | None, what: str = "reason") -> str | None:
 
 def phone(value: str | None) -> str | None:
     cleaned = clean_text(value, "phone", PHONE_LIMIT)
-    if cleaned is not None and not _PHONE.fullmatch(cleaned):
+    if cleaned is None:
+        return None
+    if not _PHONE.fullmatch(cleaned):
         raise InvalidValue(f"invalid phone {value!r}: digits, spaces and + ( ) - . / only")
+    if sum(char.isdigit() for char in cleaned) < PHONE_DIGITS:
+        raise InvalidValue(f"invalid phone {value!r}: at least {PHONE_DIGITS} digits")
     return cleaned
 
 

@@ -547,8 +547,9 @@ def test_a_refused_batch_changes_nothing(
             "booking": good,
             "from_status": "pending",
             "to_status": target,
-            "result": "ok",
-            "reason": None,
+            "result": "not_applied",
+            "reason": "would apply, but the batch is all or nothing and another booking was "
+            "refused",
         },
         bad: {
             "booking": bad,
@@ -980,3 +981,20 @@ def test_expire_pending_default_limit_is_the_setting(
     assert ok(cli("bookings", "expire-pending", "-f", "json")).json() == {"expired": expired}
     assert count(db, "booking_events") == 2 + expired
     assert sum(seats(db).values()) == 2 - expired
+
+
+@pytest.mark.parametrize(
+    ("phone", "reason"),
+    [
+        ("12", "invalid phone '12': at least 3 digits"),
+        ("(-)", "invalid phone '(-)': at least 3 digits"),
+        ("12a", "invalid phone '12a': digits, spaces and + ( ) - . / only"),
+    ],
+)
+def test_a_bad_phone_says_what_is_wrong(
+    cli: Any, db: Any, downtown: str, phone: str, reason: str
+) -> None:
+    before = db.snapshot()
+    result = cli("bookings", "create", SLOT, "--name", "Ann", "--email", "a@x.de", "--phone", phone)
+    fails(result, 2, reason)
+    assert db.snapshot() == before

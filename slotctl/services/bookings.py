@@ -240,11 +240,15 @@ class Outcome(Record):
     booking: str
     from_status: str
     to_status: str
-    result: str  # "ok" or "refused"
-    reason: str | None = None
+    result: str  # NOT_APPLIED or REFUSED: a refused batch changes nothing
+    reason: str
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self)
+
+
+REFUSED, NOT_APPLIED = "refused", "not_applied"
+WOULD_APPLY = "would apply, but the batch is all or nothing and another booking was refused"
 
 
 class BatchRefused(Conflict):
@@ -283,13 +287,13 @@ def transition(
         if refusal is None:
             refusal = seats.change_status(session, booking, rule, actor, note, now)
         if refusal is not None:
-            outcomes.append(Outcome(booking.reference, current, rule.target, "refused", refusal))
+            outcomes.append(Outcome(booking.reference, current, rule.target, REFUSED, refusal))
             continue
-        outcomes.append(Outcome(booking.reference, current, rule.target, "ok"))
+        outcomes.append(Outcome(booking.reference, current, rule.target, NOT_APPLIED, WOULD_APPLY))
         changed.append(booking)
     by_reference = {b.reference: order[b.id] for b in found.values()}
     outcomes.sort(key=lambda o: by_reference[o.booking])
-    refused = [o for o in outcomes if o.result == "refused"]
+    refused = [o for o in outcomes if o.result == REFUSED]
     if refused:
         first = refused[0]
         raise BatchRefused(
