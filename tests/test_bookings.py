@@ -10,7 +10,9 @@ clock is moved with ``SLOTCTL_NOW`` between commands where a rule depends on it.
 
 from __future__ import annotations
 
+import csv
 import getpass
+import io
 import json
 import re
 from datetime import UTC, datetime
@@ -54,6 +56,10 @@ BERLIN = ZoneInfo("Europe/Berlin")
 def ok(result: Any) -> Any:
     assert result.exit_code == 0, result.stderr
     return result
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
 
 
 def fails(result: Any, code: int, *words: str) -> Any:
@@ -952,13 +958,22 @@ def test_expire_pending_expires_started_slots_regardless_of_age(
 def test_expire_pending_dry_run_writes_nothing(
     cli: Any, db: Any, downtown: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    create(cli, SLOT, "ann@example.com")
-    create(cli, LATER, "bob@example.com")
+    ann = create(cli, SLOT, "ann@example.com")["reference"]
+    bob = create(cli, LATER, "bob@example.com")["reference"]
     at(monkeypatch, "2027-03-20T12:45:00+00:00")
     before = db.snapshot()
     args = ["bookings", "expire-pending", "--older-than", "30m", "--dry-run"]
-    assert ok(cli(*args, "-f", "json")).json() == {"expired": 2}
-    assert "Would expire 2" in ok(cli(*args)).stdout
+    shown = ok(cli(*args, "-f", "json")).json()
+    assert shown["expired"] == 2
+    assert [(b["reference"], b["status"]) for b in shown["bookings"]] == [
+        (ann, "pending"),
+        (bob, "pending"),
+    ]  # which ones, by slot start: not only how many
+    assert [row["reference"] for row in csv_rows(ok(cli(*args, "-f", "csv")).stdout)] == [ann, bob]
+    table = ok(cli(*args)).stdout
+    assert "Would expire 2" in table
+    assert ann in table
+    assert bob in table
     for value in ("0m", "soon", "-5m"):
         fails(cli("bookings", "expire-pending", f"--older-than={value}"), 2)
     assert db.snapshot() == before

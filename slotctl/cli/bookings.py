@@ -345,14 +345,22 @@ def expire_pending(
     from slotctl.parsing import parse_duration
     from slotctl.render import emit
     from slotctl.services.bookings import expire_pending as run
+    from slotctl.services.bookings import stale_pending
 
     state = current()
     minutes = parse_duration(older_than) if older_than else state.settings.pending_expiry_minutes
-    with state.session(readonly=dry_run) as session:
-        count = run(session, minutes, dry_run=dry_run)
+    if dry_run:  # which bookings, not only how many
+        records = read(stale_pending, minutes)
+        if fmt is OutputFormat.json:
+            emit({"expired": len(records), "bookings": records}, fmt.value)
+            return
+        _print(records, fmt, "Would expire", empty="no pending booking is stale")
+        if fmt is OutputFormat.table:
+            typer.echo(f"Would expire {len(records)} pending bookings.")
+        return
+    count = write(run, minutes)
     if fmt is OutputFormat.table:
-        verb = "Would expire" if dry_run else "Expired"
-        typer.echo(f"{verb} {count} pending bookings.")
+        typer.echo(f"Expired {count} pending bookings.")
         return
     emit({"expired": count}, fmt.value)
 

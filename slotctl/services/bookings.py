@@ -458,3 +458,16 @@ def expire_pending(session: Session, older_than: int, *, dry_run: bool = False) 
     Stale: pending and created before the limit, or pending on a slot that started."""
     EXPIRY_MINUTES.check(older_than, "--older-than")
     return seats.expire(session, clock.now(), older_than, dry_run=dry_run)
+
+
+def stale_pending(session: Session, older_than: int) -> list[BookingRecord]:
+    """The bookings :func:`expire_pending` would cancel now, by slot start."""
+    EXPIRY_MINUTES.check(older_than, "--older-than")
+    ids = seats.stale_ids(session, clock.now(), older_than)
+    found: list[Booking] = []
+    for start in range(0, len(ids), 500):
+        found.extend(
+            session.scalars(select(Booking).where(Booking.id.in_(ids[start : start + 500])))
+        )
+    found.sort(key=lambda booking: (booking.slot.starts_at, booking.id))
+    return [record(booking) for booking in found]

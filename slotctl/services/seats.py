@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from slotctl import domain
 from slotctl.db import dialects
@@ -294,16 +295,28 @@ STALE = (
 )
 
 
+def _stale_binds(now: datetime, older_than: int) -> list[BindParameter[Any]]:
+    return [
+        bindparam("now", now, type_=UTCDateTime()),
+        bindparam("cutoff", now - timedelta(minutes=older_than), type_=UTCDateTime()),
+    ]
+
+
+def stale_ids(session: Session, now: datetime, older_than: int) -> list[int]:
+    """The ids of the bookings :func:`expire` would cancel now (a dry run's listing)."""
+    query = text(f"SELECT id FROM bookings WHERE {STALE}").bindparams(
+        *_stale_binds(now, older_than)
+    )
+    return list(session.scalars(query))
+
+
 def expire(session: Session, now: datetime, older_than: int, *, dry_run: bool = False) -> int:
     """Cancel the stale pending bookings (created more than ``older_than`` minutes ago,
     or on a slot that has started), release their seats, write their events; how many
     (would be, with ``dry_run``). Set-based SQL, no row in Python."""
     assert domain.PENDING in EXPIRY.sources
     assert EXPIRY.stamp is not None
-    binds = [
-        bindparam("now", now, type_=UTCDateTime()),
-        bindparam("cutoff", now - timedelta(minutes=older_than), type_=UTCDateTime()),
-    ]
+    binds = _stale_binds(now, older_than)
     if dry_run:
         count = text(f"SELECT count(*) FROM bookings WHERE {STALE}").bindparams(*binds)
         return int(session.scalar(count) or 0)
