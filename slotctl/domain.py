@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Final, Literal
 
 from slotctl.errors import InvalidValue
+from slotctl.wording import counted
 
 # Bookings ----------------------------------------------------------------------------
 
@@ -195,7 +196,8 @@ def seat_refusal(
     if starts_at <= now:
         return f"slot {slot} is in the past"
     if starts_at <= booking_window(now, min_notice_minutes, None)[0]:
-        return f"slot {slot} is inside the minimum notice of {min_notice_minutes} minutes"
+        notice = counted(min_notice_minutes, "minute")
+        return f"slot {slot} is inside the minimum notice of {notice}"
     if not is_available:
         return f"slot {slot} is blocked"
     return f"slot {slot} is full ({booked}/{capacity})"

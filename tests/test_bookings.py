@@ -419,7 +419,7 @@ def test_confirm(cli: Any, db: Any, downtown: str, monkeypatch: pytest.MonkeyPat
     assert record["confirmed_at"] == "2027-03-20T13:00:00+00:00"
     assert record["updated_at"] == "2027-03-20T13:00:00+00:00"
     assert record["created_at"] == NOW
-    assert "1 bookings" in result.stderr
+    assert "1 booking: confirm done." in result.stderr
     row = stored(db, booking["reference"])
     assert row["status"] == "confirmed"
     assert row["confirmed_at"] == datetime(2027, 3, 20, 13, tzinfo=UTC)
@@ -1013,3 +1013,17 @@ def test_a_bad_phone_says_what_is_wrong(
     result = cli("bookings", "create", SLOT, "--name", "Ann", "--email", "a@x.de", "--phone", phone)
     fails(result, 2, reason)
     assert db.snapshot() == before
+
+
+def test_counts_agree_with_their_nouns(cli: Any, db: Any, downtown: str, tmp_path: Any) -> None:
+    ann = create(cli, SLOT, "ann@example.com")["reference"]
+    bob = create(cli, LATER, "bob@example.com")["reference"]
+    assert ok(cli("bookings", "confirm", ann)).stderr == "1 booking: confirm done.\n"
+    assert ok(cli("bookings", "cancel", ann, bob)).stderr == "2 bookings: cancel done.\n"
+    path = tmp_path / "one-bad.csv"
+    path.write_text("slot,customer_name,customer_email\n,Cy,cy@example.com\n")
+    result = cli("bookings", "import", str(path))
+    assert result.exit_code == 5
+    assert result.stderr.startswith("Error: 1 bad row in the bookings file;")
+    refused = fails(cli("bookings", "complete", ann), 4)
+    assert "1 of 1 booking refused" in refused.stderr

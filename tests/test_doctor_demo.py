@@ -64,13 +64,13 @@ def test_doctor_reports_and_repairs_a_corrupted_counter(
             "check": "counter",
             "record": slot,
             "exchange": "downtown",
-            "detail": "current_bookings is 3 but 1 bookings hold seats",
+            "detail": "current_bookings is 3 but 1 booking holds seats",
         }
     ]
     assert result.stderr.startswith('{"error"')
     repaired = cli("doctor", "--repair")
     assert repaired.exit_code == 0, repaired.stdout + repaired.stderr
-    assert "Repaired 1 slot counters." in repaired.stderr
+    assert "Repaired 1 slot counter." in repaired.stderr
     assert db.scalar("SELECT current_bookings FROM time_slots WHERE uuid = :u", u=slot) == 1
 
 

@@ -230,7 +230,7 @@ def test_remove_refused_with_future_seat_holding_bookings(
     before = db.snapshot()
     result = cli("exchanges", "remove", "downtown", "--yes")
     assert result.exit_code == 4
-    assert "1 future bookings" in result.stderr
+    assert "1 future booking holding seats" in result.stderr
     assert db.snapshot() == before
 
 
@@ -250,5 +250,5 @@ def test_timezone_change_refused_with_future_slots(cli: Any, db: Any, monkeypatc
     _insert_slot_with_booking(db, "2027-01-05 09:00", "cancelled")
     result = cli("exchanges", "update", "downtown", "--timezone", "Asia/Tokyo")
     assert result.exit_code == 4
-    assert "future slots" in result.stderr
+    assert "future slot" in result.stderr
     assert db.scalar("SELECT timezone FROM exchanges") == "Europe/Berlin"

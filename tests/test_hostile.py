@@ -415,7 +415,7 @@ def test_empty_timezone_exits_2(cli: Any, db: Any, downtown: str) -> None:
 @pytest.mark.parametrize("fmt", ["table", "json"])
 def test_partial_delete_prints_one_error_line(cli: Any, db: Any, downtown: str, fmt: str) -> None:
     result = cli("slots", "delete", SLOT, "--yes", "-f", fmt)
-    refused(result, 4, "Deleted 0 slots; 1 slots have bookings holding seats and were kept")
+    refused(result, 4, "Deleted 0 slots; 1 slot has bookings holding seats and was kept")
     if fmt == "json":
         assert result.json() == []
     else:
@@ -426,7 +426,7 @@ def test_partial_capacity_prints_one_error_line(cli: Any, db: Any, downtown: str
     ok(cli("bookings", "create", SLOT, "--name", "Bo Example", "--email", "bo@example.com"))
     result = cli("slots", "capacity", "downtown", "--from", "2027-03-02", "--to", "2027-03-02",
                  "--set", "1", "-f", "json")  # fmt: skip
-    refused(result, 4, "Set capacity 1 on 5 slots; 1 slots have more than 1 bookings")
+    refused(result, 4, "Set capacity 1 on 5 slots; 1 slot has more than 1 booking and was left")
     assert [slot["start"] for slot in result.json()] == ["09:00"]
 
 

@@ -687,7 +687,7 @@ def test_block_and_unblock_one_slot(cli: Any, db: Any, downtown: str) -> None:
     records = result.json()
     assert [r["uuid"] for r in records] == [ident]
     assert (records[0]["status"], records[0]["is_available"]) == ("blocked", False)
-    assert "Blocked 1 slots" in result.stderr
+    assert "Blocked 1 slot." in result.stderr
     assert slot_row(db, ident)["is_available"] is False
     assert blocked_count(db) == 1
     assert listed(cli, downtown, "--status", "blocked")[0]["uuid"] == ident
@@ -797,7 +797,7 @@ def test_capacity_leaves_overbooked_slots_and_changes_the_rest(
     assert result.exit_code == 4
     assert [r["uuid"] for r in result.json()] == [held]
     assert result.json()[0]["max_capacity"] == 2
-    assert "1 slots" in result.stderr
+    assert "1 slot has more than" in result.stderr
     assert slot_row(db, held)["max_capacity"] == 2
     assert slot_row(db, held)["current_bookings"] == 2
     assert capacities(db) == {1: 13, 2: TOTAL - 13}

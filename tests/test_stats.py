@@ -172,7 +172,7 @@ def alpha(cli: Any, db: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "B2": book(cli, "alpha@2027-03-15T10:00", "bea", "--confirm"),
     }
     at(monkeypatch, T1)
-    assert "Expired 1 pending bookings." in ok(cli("bookings", "expire-pending")).stdout
+    assert "Expired 1 pending booking." in ok(cli("bookings", "expire-pending")).stdout
     refs["C"] = book(cli, "alpha@2027-03-16T09:00", "carl", "--confirm")
     refs["B3"] = book(cli, "alpha@2027-03-15T09:00", "bill", "--confirm")
     ok(cli("bookings", "cancel", refs["C"], "--reason", "customer called"))

@@ -256,18 +256,18 @@ def test_export_import_export_is_byte_identical_for_every_record_type(
     exported = ok(cli("export", str(tmp_path / "A")))
     assert exported.stdout == ""
     assert sorted(p.name for p in (tmp_path / "A").iterdir()) == sorted(f"{k}.csv" for k in FILES)
-    tables = {
-        "exchanges": "exchanges",
-        "hours": "business_hours",
-        "closures": "closures",
-        "slots": "time_slots",
-        "bookings": "bookings",
+    tables = {  # file, table, the record in a notice
+        "exchanges": ("exchanges", "exchange"),
+        "hours": ("business_hours", "shift"),
+        "closures": ("closures", "closure"),
+        "slots": ("time_slots", "slot"),
+        "bookings": ("bookings", "booking"),
     }
-    for kind, table in tables.items():
-        assert len(rows_of(tmp_path / "A" / f"{kind}.csv")) == source[table], kind
-        assert f"Wrote {source[table]:,} {kind} to {tmp_path / 'A' / f'{kind}.csv'}." in (
-            exported.stderr
-        )
+    for kind, (table, noun) in tables.items():
+        count = source[table]
+        assert len(rows_of(tmp_path / "A" / f"{kind}.csv")) == count, kind
+        records = f"{count:,} {noun if count == 1 else noun + 's'}"
+        assert f"Wrote {records} to {tmp_path / 'A' / f'{kind}.csv'}." in exported.stderr
     assert header_of(tmp_path / "A" / "bookings.csv") == BOOKING_FIELDS
     assert header_of(tmp_path / "A" / "slots.csv") == SLOT_FIELDS
     statuses = {row["status"] for row in rows_of(tmp_path / "A" / "bookings.csv")}
@@ -277,7 +277,7 @@ def test_export_import_export_is_byte_identical_for_every_record_type(
     imported = ok(cli(*on(target, "import", str(tmp_path / "A"), "-f", "json")))
     assert imported.json() == [
         {"kind": kind, "created": source[table], "updated": 0, "unchanged": 0, "dry_run": False}
-        for kind, table in tables.items()
+        for kind, (table, _) in tables.items()
     ]
     ok(cli(*on(target, "export", str(tmp_path / "B"))))
     same_files(tmp_path / "A", tmp_path / "B")

@@ -20,6 +20,7 @@ from slotctl.cli.options import (
 )
 from slotctl.cli.runtime import current
 from slotctl.cli.transfer import BookingsAs, Output, export_records, import_command
+from slotctl.wording import counted
 
 if TYPE_CHECKING:
     from slotctl.services.bookings import Filters
@@ -119,8 +120,8 @@ def _listing(filters: Filters, fmt: OutputFormat, title: str) -> None:
     _print(page.records, fmt, title)
     if page.more:
         notice(
-            f"Showing the {'latest' if filters.when == 'history' else 'first'} {filters.limit}"
-            " bookings; use --limit N (0 for all) to see more."
+            f"Showing the {'latest' if filters.when == 'history' else 'first'} "
+            f"{counted(filters.limit or 0, 'booking')}; use --limit N (0 for all) to see more."
         )
 
 
@@ -250,7 +251,7 @@ def _transition(
             title="Nothing was changed",
         )
         raise
-    notice(f"{len(records)} bookings: {action} done.")
+    notice(f"{counted(len(records), 'booking')}: {action} done.")
     _print(records, fmt)
 
 
@@ -356,11 +357,11 @@ def expire_pending(
             return
         _print(records, fmt, "Would expire", empty="no pending booking is stale")
         if fmt is OutputFormat.table:
-            typer.echo(f"Would expire {len(records)} pending bookings.")
+            typer.echo(f"Would expire {counted(len(records), 'pending booking')}.")
         return
     count = write(run, minutes)
     if fmt is OutputFormat.table:
-        typer.echo(f"Expired {count} pending bookings.")
+        typer.echo(f"Expired {counted(count, 'pending booking')}.")
         return
     emit({"expired": count}, fmt.value)
 

@@ -19,6 +19,7 @@ from slotctl.cli.options import (
 )
 from slotctl.cli.runtime import current
 from slotctl.cli.transfer import As, ExportAs, Output, export_records, import_command
+from slotctl.wording import counted
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -181,8 +182,8 @@ def remove(slug: Slug, yes: Yes = False, fmt: Format = OutputFormat.table) -> No
     def question(session: Session) -> str:
         plan = plan_removal(session, slug)
         return (
-            f"Remove exchange {plan.exchange['slug']!r} with its {plan.slots} slots and "
-            f"{plan.bookings} bookings?"
+            f"Remove exchange {plan.exchange['slug']!r} with its {counted(plan.slots, 'slot')} "
+            f"and {counted(plan.bookings, 'booking')}?"
         )
 
     confirm_after(question, yes)

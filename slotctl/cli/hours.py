@@ -27,6 +27,7 @@ from slotctl.cli.transfer import (
     import_command,
     period_export_command,
 )
+from slotctl.wording import counted
 
 app = group("Manage business hours, closures and holidays.")
 closures_app = group("Manage closures (dates an exchange is shut).")
@@ -210,7 +211,7 @@ def holidays(
             session, slug, country=country, subdiv=subdiv, year=year, dry_run=dry_run
         )
     verb = "Would add" if dry_run else "Added"
-    notice(f"{verb} {len(records)} holiday closures.")
+    notice(f"{verb} {counted(len(records), 'holiday closure')}.")
     _print_closures(records, fmt, f"{verb} closures")
 
 

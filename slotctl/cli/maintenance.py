@@ -8,6 +8,7 @@ import typer
 
 from slotctl.cli.options import Format, OutputFormat, Yes, confirm, read, write
 from slotctl.cli.runtime import current
+from slotctl.wording import counted
 
 
 def doctor(
@@ -30,7 +31,7 @@ def doctor(
     from slotctl.render import emit, notice
     from slotctl.services.doctor import check, repair_counters
 
-    repaired = f"Repaired {write(repair_counters)[0]} slot counters" if repair else ""
+    repaired = f"Repaired {counted(write(repair_counters)[0], 'slot counter')}" if repair else ""
     violations = read(check)
     if not violations:
         if repaired:
@@ -41,7 +42,7 @@ def doctor(
             emit([], fmt.value, columns=VIOLATION_FIELDS)
         return
     emit(violations, fmt.value, columns=VIOLATION_FIELDS, title="Invariant violations")
-    summary = f"{len(violations)} invariant violations"
+    summary = counted(len(violations), "invariant violation")
     raise Conflict(f"{repaired}; {summary}" if repaired else summary)
 
 
@@ -82,7 +83,7 @@ def demo(
     draw.month_grid(read(month_overview, first["slug"], now.year, now.month))
     total = sum(summary["bookings"].values())
     typer.echo(
-        f"Demo (seed {seed}): {len(summary['exchanges'])} exchanges, {summary['slots']} slots, "
-        f"{total} bookings. Try `slotctl slots calendar {first['slug']} --week today`."
+        f"Demo (seed {seed}): {counted(len(summary['exchanges']), 'exchange')}, "
+        f"{counted(summary['slots'], 'slot')}, {counted(total, 'booking')}. Try `slotctl slots calendar {first['slug']} --week today`."
     )
     show(read(stats, None, default_timezone=first["timezone"]), "all exchanges")

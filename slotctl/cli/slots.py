@@ -25,6 +25,8 @@ from slotctl.cli.options import (
 from slotctl.cli.runtime import current
 from slotctl.cli.transfer import import_command, period_export_command
 from slotctl.errors import InvalidValue
+from slotctl.wording import counted
+from slotctl.wording import verb as agree
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -69,7 +71,9 @@ def _print_page(page: Page[SlotRecord], fmt: OutputFormat, title: str, limit: in
 
     _print_slots(page.records, fmt, title)
     if page.more:
-        notice(f"Showing the first {limit} slots; use --limit N (0 for all) to see more.")
+        notice(
+            f"Showing the first {counted(limit, 'slot')}; use --limit N (0 for all) to see more."
+        )
 
 
 def _duration(value: str | None, default: int) -> int:
@@ -143,9 +147,10 @@ def generate(
     verb = "Would create" if dry_run else "Created"
     pruned = "would prune" if dry_run else "pruned"
     summary = (
-        f"{verb} {result.created} slots; skipped {result.skipped} "
-        f"(already there or overlapping); {pruned} {result.pruned}; "
-        f"{len(result.orphaned)} booked slots no longer fit the hours."
+        f"{verb} {counted(result.created, 'slot')}; skipped {result.skipped:,} "
+        f"(already there or overlapping); {pruned} {result.pruned:,}; "
+        f"{counted(len(result.orphaned), 'booked slot')} no longer "
+        f"{agree(len(result.orphaned), 'fits', 'fit')} the hours."
     )
     if fmt is OutputFormat.csv:
         notice(summary)
@@ -344,7 +349,7 @@ def _block(
     from slotctl.services.slots import set_blocked
 
     records = write(set_blocked, _selection(idents, from_, to), blocked)
-    notice(f"{'Blocked' if blocked else 'Unblocked'} {len(records)} slots.")
+    notice(f"{'Blocked' if blocked else 'Unblocked'} {counted(len(records), 'slot')}.")
     _print_slots(records, fmt, "Blocked slots" if blocked else "Unblocked slots")
 
 
@@ -410,12 +415,13 @@ def capacity(
 
     first, last = date_spec(from_), date_spec(to)
     outcome = write(bulk_capacity, slug, first, last, set_)
-    summary = f"Set capacity {set_} on {len(outcome.changed)} slots"
+    summary = f"Set capacity {set_} on {counted(len(outcome.changed), 'slot')}"
     if outcome.refused:  # the listing on stdout, the summary in the one error line
         _print_slots(outcome.refused, fmt, "Unchanged: more bookings than the new capacity")
         raise Conflict(
-            f"{summary}; {len(outcome.refused)} slots have more than {set_} bookings and were "
-            "left unchanged"
+            f"{summary}; {counted(len(outcome.refused), 'slot')} "
+            f"{agree(len(outcome.refused), 'has', 'have')} more than {counted(set_, 'booking')}"
+            f" and {agree(len(outcome.refused), 'was', 'were')} left unchanged"
         )
     notice(f"{summary}.")
     _print_slots(outcome.changed, fmt, "Changed slots")
@@ -444,14 +450,14 @@ def delete(
 
     def question(session: Session) -> str:
         preview = delete_slots(session, selection, dry_run=True)
-        return f"Delete {len(preview.changed)} slots?"
+        return f"Delete {counted(len(preview.changed), 'slot')}?"
 
     if not dry_run:
         confirm_after(question, yes)
     with current().session(readonly=dry_run) as session:
         outcome = delete_slots(session, selection, dry_run=dry_run)
     verb = "Would delete" if dry_run else "Deleted"
-    summary = f"{verb} {len(outcome.changed)} slots"
+    summary = f"{verb} {counted(len(outcome.changed), 'slot')}"
     if not outcome.refused:
         notice(f"{summary}.")
         _print_slots(outcome.changed, fmt, f"{verb} slots")
@@ -462,7 +468,9 @@ def delete(
     if fmt is OutputFormat.table:
         _print_slots(outcome.refused, fmt, "Refused: bookings hold seats")
     raise Conflict(
-        f"{summary}; {len(outcome.refused)} slots have bookings holding seats and were kept"
+        f"{summary}; {counted(len(outcome.refused), 'slot')} "
+        f"{agree(len(outcome.refused), 'has', 'have')} bookings holding seats and "
+        f"{agree(len(outcome.refused), 'was', 'were')} kept"
     )
 
 

@@ -22,6 +22,7 @@ import typer
 
 from slotctl.cli.options import DryRun, Format, FromDate, OptionalSlug, OutputFormat, ToDate
 from slotctl.cli.runtime import current
+from slotctl.wording import counted
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -60,6 +61,15 @@ InputFile = Annotated[
     ),
 ]
 As = Annotated[ExportAs, typer.Option("--as", help="File format: csv or json.")]
+
+
+_ONE = {"exchanges": "exchange", "hours": "shift", "closures": "closure", "slots": "slot"}
+
+
+def _records(count: int, kind: str) -> str:
+    """``1 booking``, ``12 shifts``: how many records of a kind (hours files hold shifts)."""
+    one = _ONE.get(kind, kind.removesuffix("s"))
+    return counted(count, one)
 
 
 @contextmanager
@@ -123,7 +133,7 @@ def _write(session: Session, kind: str, filters: Filters, output: Path | None, f
     with _destination(output) as out:
         count = _write_to(session, kind, filters, out, fmt)
     if output is not None:
-        notice(f"Wrote {count:,} {kind} to {output}.")
+        notice(f"Wrote {_records(count, kind)} to {output}.")
 
 
 def export_records(
@@ -255,7 +265,7 @@ def export_all(directory: Directory) -> None:
             for kind, out in zip(KINDS, files, strict=True)
         ]
     for kind, path, count in zip(KINDS, paths, counts, strict=True):
-        notice(f"Wrote {count:,} {kind} to {path}.")
+        notice(f"Wrote {_records(count, kind)} to {path}.")
 
 
 def import_all(

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from slotctl.render import make_console
+from slotctl.wording import counted
 
 DAY_HEADERS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -67,7 +68,7 @@ def month_grid(data: Mapping[str, Any]) -> None:
     console.print(table)
     totals = (sum(d["booked"] for d in days), sum(d["seats"] for d in days))
     console.print(
-        f"{totals[0]} of {totals[1]} seats booked "
+        f"{totals[0]:,} of {counted(totals[1], 'seat')} booked "
         "(green < 40% booked, yellow < 75%, red above; dim: past or closed).",
         highlight=False,
     )

@@ -35,6 +35,7 @@ from slotctl.records import (
 from slotctl.services import seats
 from slotctl.services.lookup import by_uuid, exchange_by_slug
 from slotctl.services.slots import resolve_slot
+from slotctl.wording import counted
 
 REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 _REFERENCE_RE = re.compile(r"^BK-[0-9A-Z]{6}$")
@@ -91,7 +92,7 @@ def _check_window(slot: Any, exchange: Any, now: datetime) -> None:
     if latest is not None and slot.starts_at > latest:
         raise Conflict(
             f"slot {slot_text(exchange.slug, slot.starts_at, exchange.timezone)} is beyond the"
-            f" maximum advance of {exchange.max_advance_days} days"
+            f" maximum advance of {counted(exchange.max_advance_days, 'day')}"
         )
 
 
@@ -297,7 +298,7 @@ def transition(
     if refused:
         first = refused[0]
         raise BatchRefused(
-            f"{len(refused)} of {len(outcomes)} bookings refused ({first.booking}: "
+            f"{len(refused)} of {counted(len(outcomes), 'booking')} refused ({first.booking}: "
             f"{first.reason}); nothing was changed",
             outcomes,
         )

@@ -9,6 +9,7 @@ from slotctl import clock
 from slotctl.db.models import UTCDateTime
 from slotctl.records import Violation
 from slotctl.services import seats
+from slotctl.wording import counted, verb
 
 _HOLDING, _ACTIVE = seats.HOLDING, seats.ACTIVE
 
@@ -66,6 +67,10 @@ ORDER BY s.starts_at, b.reference
 """
 
 
+def _holding(count: int) -> str:
+    return f"{counted(count, 'booking')} {verb(count, 'holds', 'hold')} seats"
+
+
 def check(session: Session) -> list[Violation]:
     """Every violation found, as records; an empty list means all is well."""
     now = clock.now()
@@ -77,18 +82,16 @@ def check(session: Session) -> list[Violation]:
                     "counter",
                     uuid,
                     slug,
-                    f"current_bookings is {counter} but {holding} bookings hold seats",
+                    f"current_bookings is {counter} but {_holding(holding)}",
                 )
             )
         if holding > capacity:
             violations.append(
-                _violation(
-                    "capacity", uuid, slug, f"{holding} bookings hold seats, capacity {capacity}"
-                )
+                _violation("capacity", uuid, slug, f"{_holding(holding)}, capacity {capacity}")
             )
     for uuid, slug, email, count in session.execute(text(_DUPLICATES)):
         violations.append(
-            _violation("duplicate", uuid, slug, f"{email} holds {count} active bookings")
+            _violation("duplicate", uuid, slug, f"{email} holds {counted(count, 'active booking')}")
         )
     for uuid, slug, previous in session.execute(text(_OVERLAPS)):
         violations.append(_violation("overlap", uuid, slug, f"overlaps slot {previous}"))
@@ -134,7 +137,7 @@ def repair_counters(session: Session) -> tuple[int, list[Violation]]:
                     "capacity",
                     uuid,
                     slug,
-                    f"{holding} bookings hold seats, capacity {capacity}: cancel or move some",
+                    f"{_holding(holding)}, capacity {capacity}: cancel or move some",
                 )
             )
         elif counter != holding:

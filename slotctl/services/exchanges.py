@@ -16,6 +16,7 @@ from slotctl.errors import Conflict, InvalidValue
 from slotctl.parsing import MINUTES_PER_DAY, validate_timezone
 from slotctl.records import ExchangeRecord
 from slotctl.services.lookup import exchange_by_slug
+from slotctl.wording import counted
 
 
 class _Unset:
@@ -96,7 +97,7 @@ def update_exchange(
         future = _future_slot_count(session, exchange)
         if future:
             raise Conflict(
-                f"exchange {exchange.slug!r} has {future} future slots generated in "
+                f"exchange {exchange.slug!r} has {counted(future, 'future slot')} generated in "
                 f"{exchange.timezone}; delete them before changing its timezone"
             )
         exchange.timezone = timezone
@@ -143,7 +144,7 @@ def plan_removal(session: Session, slug: str) -> RemovalPlan:
     )
     if future:
         raise Conflict(
-            f"exchange {exchange.slug!r} has {future} future bookings holding seats; "
+            f"exchange {exchange.slug!r} has {counted(future, 'future booking')} holding seats; "
             "cancel or move them first"
         )
     slots = session.scalar(

@@ -21,6 +21,7 @@ from slotctl.localtime import day_window, local_or_instant, local_start, optiona
 from slotctl.records import Page, SlotRecord, booking_record, slot_record, slot_values_record
 from slotctl.services.lookup import by_uuid, exchange_by_slug
 from slotctl.services.seats import slot_status_sql
+from slotctl.wording import counted
 
 SLOTS = TimeSlot.__table__
 SLOT_ROW = (
@@ -291,7 +292,7 @@ def update_capacity(session: Session, ident: str, capacity: int) -> SlotRecord:
     if not changed.rowcount:  # type: ignore[attr-defined]
         session.refresh(slot)
         raise Conflict(
-            f"slot {slot.uuid[:8]} has {slot.current_bookings} bookings holding seats; "
+            f"slot {slot.uuid[:8]} has {counted(slot.current_bookings, 'booking')} holding seats; "
             f"capacity {capacity} is below that"
         )
     return _record(session, slot, exchange)

@@ -25,6 +25,7 @@ from slotctl.transfer.cells import (
     Problems,
 )
 from slotctl.transfer.staging import Refused, Stage, duplicates, lock_slots
+from slotctl.wording import counted
 
 
 def import_bookings(
@@ -300,7 +301,11 @@ def _diagnose_bookings(stage: Stage, problems: Problems, has_bookings: bool) -> 
         else "SELECT CAST(NULL AS INTEGER) AS time_slot_id, 0 AS n WHERE 0 = 1"
     )
     problems.extend(
-        (line, f"would overbook slot {slot}: {capacity} seats, {taken} taken by other bookings")
+        (
+            line,
+            f"would overbook slot {slot}: {counted(capacity, 'seat')}, {taken} taken by other "
+            "bookings",
+        )
         for line, slot, capacity, taken in stage.sql(
             f"WITH kept AS ({kept}),"
             " ranked AS (SELECT line, slot_id,"

@@ -16,6 +16,7 @@ from slotctl.errors import InvalidFile, InvalidValue
 from slotctl.parsing import parse_instant
 from slotctl.tabular import Row, check_header, read_rows
 from slotctl.transfer.export import FIELDS
+from slotctl.wording import counted
 
 REQUIRED: dict[str, Sequence[str | tuple[str, ...]]] = {
     "exchanges": ("slug", "name"),
@@ -74,7 +75,7 @@ class Problems:
             else f" (the first {len(shown)} problems are listed)"
         )
         raise InvalidFile(
-            f"{self.count} bad rows in the {self.what} file; nothing was imported{more}",
+            f"{counted(self.count, 'bad row')} in the {self.what} file; nothing was imported{more}",
             shown,
         )
 

@@ -29,6 +29,7 @@ from slotctl.transfer.cells import (
     parsed_rows,
 )
 from slotctl.transfer.staging import Stage, duplicates, lock_slots
+from slotctl.wording import counted
 
 _SLOT_STAGE = (
     ("line", "int"),
@@ -161,7 +162,7 @@ def import_slots(session: Session, stream: IO[str], *, dry_run: bool = False) ->
         )
     )
     problems.extend(
-        (line, f"capacity {capacity} is below the slot's {booked} bookings")
+        (line, f"capacity {capacity} is below the slot's {counted(booked, 'booking')}")
         for line, capacity, booked in stage.sql(
             f"SELECT st.line, st.max_capacity, s.current_bookings FROM {st} st"
             " JOIN time_slots s ON s.id = st.existing_id WHERE st.max_capacity < s.current_bookings"
