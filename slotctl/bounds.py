@@ -40,9 +40,6 @@ class Bound:
             raise InvalidValue(f"{what or self.what}: {shown} is out of range: {self.span}")
         return value
 
-    def __contains__(self, value: object) -> bool:
-        return isinstance(value, int) and self.low <= value <= self.high
-
 
 CAPACITY = Bound("capacity", 1, 5_000, "seats")
 SLOT_MINUTES = Bound("slot duration", 1, MINUTES_PER_DAY, "minutes", "24h")
@@ -55,7 +52,6 @@ LIMIT = Bound("--limit", 0, 1_000_000_000, "", "0 = no limit")
 SEED = Bound("--seed", 0, 2**32 - 1)
 YEAR = Bound("year", 1900, 2200)
 WEEKDAY = Bound("weekday", 0, 6, "", "0 = Monday")
-COUNT = Bound("count", 0, 2**31 - 1)  # stored counters (current_bookings)
 
 FIRST_DATE = date(YEAR.low, 1, 1)
 LAST_DATE = date(YEAR.high, 12, 31)

@@ -78,7 +78,7 @@ def local_start(text: str, timezone: str) -> tuple[datetime, list[datetime]]:
     zone = ZoneInfo(timezone)
     instants = sorted({wall.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1)})
     if offset is not None:
-        wanted = _offset(offset, offset.tzinfo)  # type: ignore[arg-type]
+        wanted = offset_text(int((offset.utcoffset() or timedelta()).total_seconds() // 60))
         picked = [at for at in instants if _offset(at, zone) == wanted]
         if not picked:
             theirs = " or ".join(dict.fromkeys(_offset(at, zone) for at in instants))

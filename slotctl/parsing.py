@@ -11,7 +11,14 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
-from slotctl.bounds import DATES, FIRST_DATE, LAST_DATE, check_date, check_instant
+from slotctl.bounds import (
+    DATES,
+    FIRST_DATE,
+    LAST_DATE,
+    MINUTES_PER_DAY,
+    check_date,
+    check_instant,
+)
 from slotctl.domain import shifts_overlap
 from slotctl.errors import InvalidValue
 
@@ -22,7 +29,6 @@ _DAY_ALIASES = {
     "weekdays": tuple(range(5)),
     "weekends": (5, 6),
 }
-MINUTES_PER_DAY = 24 * 60
 
 _TIME_RE = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
 _DURATION_RE = re.compile(r"^(?:([0-9]{1,30})d)?(?:([0-9]{1,30})h)?(?:([0-9]{1,30})m)?$")

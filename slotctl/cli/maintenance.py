@@ -84,6 +84,7 @@ def demo(
     total = sum(summary["bookings"].values())
     typer.echo(
         f"Demo (seed {seed}): {counted(len(summary['exchanges']), 'exchange')}, "
-        f"{counted(summary['slots'], 'slot')}, {counted(total, 'booking')}. Try `slotctl slots calendar {first['slug']} --week today`."
+        f"{counted(summary['slots'], 'slot')}, {counted(total, 'booking')}. "
+        f"Try `slotctl slots calendar {first['slug']} --week today`."
     )
     show(read(stats, None, default_timezone=first["timezone"]), "all exchanges")

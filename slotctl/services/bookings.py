@@ -15,7 +15,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from slotctl import clock, domain
 from slotctl.bounds import EXPIRY_MINUTES, LIMIT
@@ -454,11 +454,11 @@ def show_booking(session: Session, ident: str) -> dict[str, Any]:
 # Cron: expiry ------------------------------------------------------------------------
 
 
-def expire_pending(session: Session, older_than: int, *, dry_run: bool = False) -> int:
+def expire_pending(session: Session, older_than: int) -> int:
     """Cancel stale pending bookings, release their seats, write their events; how many.
     Stale: pending and created before the limit, or pending on a slot that started."""
     EXPIRY_MINUTES.check(older_than, "--older-than")
-    return seats.expire(session, clock.now(), older_than, dry_run=dry_run)
+    return seats.expire(session, clock.now(), older_than)
 
 
 def stale_pending(session: Session, older_than: int) -> list[BookingRecord]:
@@ -468,7 +468,11 @@ def stale_pending(session: Session, older_than: int) -> list[BookingRecord]:
     found: list[Booking] = []
     for start in range(0, len(ids), 500):
         found.extend(
-            session.scalars(select(Booking).where(Booking.id.in_(ids[start : start + 500])))
+            session.scalars(
+                select(Booking)
+                .where(Booking.id.in_(ids[start : start + 500]))
+                .options(joinedload(Booking.slot), joinedload(Booking.exchange))
+            )
         )
     found.sort(key=lambda booking: (booking.slot.starts_at, booking.id))
     return [record(booking) for booking in found]

@@ -9,11 +9,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from slotctl import clock, domain
-from slotctl.bounds import ADVANCE_DAYS, NOTICE_MINUTES
+from slotctl.bounds import ADVANCE_DAYS, MINUTES_PER_DAY, NOTICE_MINUTES
 from slotctl.db.models import Booking, Exchange, TimeSlot
 from slotctl.domain import SEAT_HOLDING_STATUSES
 from slotctl.errors import Conflict, InvalidValue
-from slotctl.parsing import MINUTES_PER_DAY, validate_timezone
+from slotctl.parsing import validate_timezone
 from slotctl.records import ExchangeRecord
 from slotctl.services.lookup import exchange_by_slug
 from slotctl.wording import counted

@@ -310,16 +310,13 @@ def stale_ids(session: Session, now: datetime, older_than: int) -> list[int]:
     return list(session.scalars(query))
 
 
-def expire(session: Session, now: datetime, older_than: int, *, dry_run: bool = False) -> int:
+def expire(session: Session, now: datetime, older_than: int) -> int:
     """Cancel the stale pending bookings (created more than ``older_than`` minutes ago,
-    or on a slot that has started), release their seats, write their events; how many
-    (would be, with ``dry_run``). Set-based SQL, no row in Python."""
+    or on a slot that has started), release their seats, write their events; how many.
+    Set-based SQL, no row in Python (:func:`stale_ids` lists them for a dry run)."""
     assert domain.PENDING in EXPIRY.sources
     assert EXPIRY.stamp is not None
     binds = _stale_binds(now, older_than)
-    if dry_run:
-        count = text(f"SELECT count(*) FROM bookings WHERE {STALE}").bindparams(*binds)
-        return int(session.scalar(count) or 0)
     change = (
         f"status = '{EXPIRY.target}', {EXPIRY.stamp} = :now, cancellation_reason = :reason,"
         " updated_at = :now"
