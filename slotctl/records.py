@@ -85,7 +85,7 @@ class ClosureRecord(Record):
 
 @record_type
 class SlotRecord(Record):
-    uuid: str
+    uuid: str | None  # None: a slot a dry run would create
     exchange: str
     date: date
     start: str
@@ -195,7 +195,7 @@ def slot_record(slot: SlotLike, slug: str, timezone: str | ZoneInfo, now: dateti
 
 
 def slot_values_record(
-    uuid: str,
+    uuid: str | None,
     slug: str,
     day: Any,
     starts: datetime,

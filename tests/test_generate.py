@@ -36,7 +36,12 @@ def generate(cli: Any, *args: str) -> dict[str, Any]:
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""  # no progress bar off a terminal
     data: dict[str, Any] = result.json()
-    assert list(data) == ["created", "skipped", "pruned", "orphaned"]
+    keys = ["created", "skipped", "pruned", "orphaned"]
+    if "--dry-run" in args:  # and the slots themselves: which would be created and pruned
+        keys += ["slots", "pruned_slots"]
+        assert len(data["slots"]) == data["created"]
+        assert len(data["pruned_slots"]) == data["pruned"]
+    assert list(data) == keys
     return data
 
 

@@ -25,7 +25,7 @@ from slotctl.wording import counted
 if TYPE_CHECKING:
     from slotctl.services.bookings import Filters
 
-app = group("Create bookings, move them through their lifecycle, and expire stale ones.")
+app = group("Take bookings and move them through their lifecycle.")
 
 BOOKING_TABLE = ("reference", "exchange", "starts_at", "customer_name", "status")
 DEFAULT_LIMIT = 100
@@ -97,7 +97,9 @@ def create(
     ] = False,
     fmt: Format = OutputFormat.table,
 ) -> None:
-    """Take a seat atomically; refused (exit 4) when full, blocked, too late or a duplicate.
+    """Take a seat atomically.
+
+    Refused (exit 4) when full, blocked, too late or a duplicate.
 
     \b
     Example:
@@ -176,7 +178,9 @@ app.command("history")(
     _query_command(
         "history",
         "Past bookings",
-        """Bookings whose slot has started, in slot order; --limit keeps the most recent.
+        """Bookings whose slot has started, in slot order.
+
+    --limit keeps the most recent.
 
     \b
     Example:
@@ -222,7 +226,9 @@ def show(
     booking: BookingRef,
     fmt: Format = OutputFormat.table,
 ) -> None:
-    """One booking with its history (the audit trail, oldest first).
+    """One booking with its history.
+
+    The history is the audit trail, oldest first.
 
     \b
     Example:
@@ -232,7 +238,8 @@ def show(
     from slotctl.render import emit
     from slotctl.services.bookings import show_booking
 
-    emit(read(show_booking, booking), fmt.value, columns=(*BOOKING_FIELDS, "history"))
+    record, timezone = read(show_booking, booking)
+    emit(record, fmt.value, columns=(*BOOKING_FIELDS, "history"), zone=timezone)
 
 
 def _transition(
@@ -268,7 +275,9 @@ def confirm(idents: BookingIds, fmt: Format = OutputFormat.table) -> None:
 
 @app.command("complete")
 def complete(idents: BookingIds, fmt: Format = OutputFormat.table) -> None:
-    """confirmed -> completed, once the slot has started (all or nothing).
+    """confirmed -> completed, once the slot has started.
+
+    All or nothing.
 
     \b
     Example:
@@ -279,7 +288,9 @@ def complete(idents: BookingIds, fmt: Format = OutputFormat.table) -> None:
 
 @app.command("no-show")
 def no_show(idents: BookingIds, fmt: Format = OutputFormat.table) -> None:
-    """confirmed -> no_show, once the slot has started (all or nothing).
+    """confirmed -> no_show, once the slot has started.
+
+    All or nothing.
 
     \b
     Example:
@@ -296,7 +307,9 @@ def cancel(
     ] = None,
     fmt: Format = OutputFormat.table,
 ) -> None:
-    """pending or confirmed -> cancelled, releasing the seat (all or nothing).
+    """pending or confirmed -> cancelled, seat released.
+
+    All or nothing.
 
     \b
     Example:
@@ -311,7 +324,9 @@ def move(
     slot: SlotRef,
     fmt: Format = OutputFormat.table,
 ) -> None:
-    """Reschedule: the new seat is taken and the old released in one transaction.
+    """Reschedule to another slot.
+
+    The new seat is taken and the old released in one transaction.
 
     \b
     Example:
@@ -335,7 +350,9 @@ def expire_pending(
     dry_run: DryRun = False,
     fmt: Format = OutputFormat.table,
 ) -> None:
-    """Cancel pending bookings older than the limit or whose slot has started (cron).
+    """Cancel stale pending bookings (cron).
+
+    Those older than the limit or whose slot has started.
 
     Reason "expired", actor "system"; their seats are released. Safe at any frequency.
 
@@ -376,7 +393,9 @@ def export(
         BookingsAs, typer.Option("--as", help="File format: csv, json or ics (iCalendar).")
     ] = BookingsAs.csv,
 ) -> None:
-    """Export bookings by slot start (CSV, JSON, or an iCalendar file), streamed.
+    """Export bookings by slot start, streamed.
+
+    As CSV, JSON, or an iCalendar file.
 
     \b
     Example:
@@ -389,7 +408,9 @@ def export(
 app.command("import")(
     import_command(
         "bookings",
-        """Import bookings from CSV (upsert by uuid), keeping slot counters true.
+        """Import bookings from CSV (upsert by uuid).
+
+    Slot counters stay true.
 
     Required columns: slot (its uuid), customer_name, customer_email; a missing
     status means pending. Rows that would overbook a slot are refused like bad

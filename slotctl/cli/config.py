@@ -10,7 +10,9 @@ app = group("Inspect configuration.")
 
 @app.command("show")
 def show(fmt: Format = OutputFormat.table) -> None:
-    """Show the effective settings and the source of each (passwords masked).
+    """Show the effective settings and their sources.
+
+    Passwords are masked.
 
     \b
     Example:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -51,7 +52,8 @@ def _print(data: object, fmt: OutputFormat) -> None:
     from slotctl.records import EXCHANGE_FIELDS
     from slotctl.render import emit
 
-    emit(data, fmt.value, columns=EXCHANGE_FIELDS)  # type: ignore[arg-type]
+    zone = data.get("timezone") if isinstance(data, Mapping) else None  # its own local time
+    emit(data, fmt.value, columns=EXCHANGE_FIELDS, zone=zone)  # type: ignore[arg-type]
 
 
 @app.command("add")
@@ -168,7 +170,9 @@ def update(
 
 @app.command("remove")
 def remove(slug: Slug, yes: Yes = False, fmt: Format = OutputFormat.table) -> None:
-    """Remove an exchange with its hours, closures, slots and past bookings.
+    """Remove an exchange and everything it holds.
+
+    Its hours, closures, slots and past bookings.
 
     Refused while the exchange has future bookings that hold seats.
 
@@ -206,7 +210,9 @@ def export(output: Output = None, as_: As = ExportAs.csv) -> None:
 app.command("import")(
     import_command(
         "exchanges",
-        """Import exchanges from CSV: update those whose uuid exists, insert the rest.
+        """Import exchanges from CSV (upsert by uuid).
+
+    Updates those whose uuid exists, inserts the rest.
 
     Required columns: slug, name. Every row is checked first; bad rows are listed
     with their line numbers (exit 5) and nothing is written.

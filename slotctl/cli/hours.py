@@ -104,7 +104,9 @@ def set_(
     ],
     fmt: Format = OutputFormat.table,
 ) -> None:
-    """Replace the whole week in one transaction; days not named become closed.
+    """Replace the whole week in one transaction.
+
+    Days not named become closed.
 
     \b
     Example:
@@ -197,7 +199,9 @@ def holidays(
     dry_run: DryRun = False,
     fmt: Format = OutputFormat.table,
 ) -> None:
-    """Add a country's public holidays as closures, skipping dates already closed.
+    """Add a country's public holidays as closures.
+
+    Dates already closed are skipped.
 
     \b
     Example:
@@ -217,7 +221,9 @@ def holidays(
 
 @app.command("export")
 def export(slug: OptionalSlug = None, output: Output = None, as_: As = ExportAs.csv) -> None:
-    """Export business hours (columns: uuid, exchange, weekday, day, opens_at, closes_at).
+    """Export business hours.
+
+    Columns: uuid, exchange, weekday, day, opens_at, closes_at.
 
     \b
     Example:
@@ -229,7 +235,9 @@ def export(slug: OptionalSlug = None, output: Output = None, as_: As = ExportAs.
 app.command("import")(
     import_command(
         "hours",
-        """Import business hours from CSV (upsert by uuid); overlapping shifts are refused.
+        """Import business hours from CSV (upsert by uuid).
+
+    Overlapping shifts are refused.
 
     Required columns: exchange, weekday or day, opens_at, closes_at.
 
@@ -319,7 +327,9 @@ def closures_remove(
 closures_app.command("export")(
     period_export_command(
         "closures",
-        """Export closures (columns: uuid, exchange, starts_on, ends_on, reason).
+        """Export closures.
+
+    Columns: uuid, exchange, starts_on, ends_on, reason.
 
     \b
     Example:

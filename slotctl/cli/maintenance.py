@@ -17,8 +17,10 @@ def doctor(
     ] = False,
     fmt: Format = OutputFormat.table,
 ) -> None:
-    """Check the invariants (counters, capacity, duplicates, overlaps, stale pending,
-    timestamps that contradict a booking's status, an audit trail that ends elsewhere).
+    """Check the invariants (exit 4 when one is broken).
+
+    Counters, capacity, duplicates, overlaps, stale pending, timestamps that contradict
+    a booking's status, an audit trail that ends elsewhere.
 
     Exits 4 when any is broken. With --repair, slot counters are recomputed first.
 
@@ -54,7 +56,9 @@ def demo(
     yes: Yes = False,
     fmt: Format = OutputFormat.table,
 ) -> None:
-    """Fill the database with a realistic demo, then show a calendar and the stats.
+    """Fill the database with a realistic demo.
+
+    Then show a calendar of the demo's weeks and the stats.
 
     Several exchanges in different timezones, shifts, a closure, four weeks of slots
     (two past, two ahead) and a few hundred bookings in every status. Refuses a
@@ -68,8 +72,8 @@ def demo(
     from slotctl.render import calendar as draw
     from slotctl.render import emit
     from slotctl.render.stats import show
-    from slotctl.services.calendar import month_overview
-    from slotctl.services.demo import build_demo, holds_data
+    from slotctl.services.calendar import weeks_overview
+    from slotctl.services.demo import build_demo, demo_dates, holds_data
     from slotctl.services.stats import stats
 
     if reset and read(holds_data):
@@ -79,8 +83,9 @@ def demo(
         emit(summary, fmt.value)
         return
     first = summary["exchanges"][0]
-    now = today(first["timezone"])
-    draw.month_grid(read(month_overview, first["slug"], now.year, now.month))
+    # The weeks that hold the demo, not this month: at a month's end most of it is in the next.
+    dates = demo_dates(today(first["timezone"]))
+    draw.month_grid(read(weeks_overview, first["slug"], *dates))
     total = sum(summary["bookings"].values())
     typer.echo(
         f"Demo (seed {seed}): {counted(len(summary['exchanges']), 'exchange')}, "

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from slotctl.records import Page, SlotRecord
+    from slotctl.services.generate import GenerateResult
     from slotctl.services.slots import Selection
 
 app = group("Generate, inspect and administer time slots.")
@@ -57,12 +58,23 @@ SlotIds = Annotated[
 ]
 
 
-def _print_slots(records: Any, fmt: OutputFormat, title: str, empty: str = "no slots") -> None:
+def _print_slots(
+    records: Any,
+    fmt: OutputFormat,
+    title: str,
+    empty: str = "no slots",
+    table_columns: tuple[str, ...] = SLOT_TABLE,
+) -> None:
     from slotctl.records import SLOT_FIELDS
     from slotctl.render import emit
 
     emit(
-        records, fmt.value, columns=SLOT_FIELDS, title=title, empty=empty, table_columns=SLOT_TABLE
+        records,
+        fmt.value,
+        columns=SLOT_FIELDS,
+        title=title,
+        empty=empty,
+        table_columns=table_columns,
     )
 
 
@@ -109,7 +121,9 @@ def generate(
     dry_run: DryRun = False,
     fmt: Format = OutputFormat.table,
 ) -> None:
-    """Create the slots the business hours allow (idempotent; safe from cron).
+    """Create the slots the business hours allow.
+
+    Idempotent; safe from cron.
 
     Never creates a slot that overlaps an existing one; skips closed dates and
     times that do not exist on daylight-saving days. Commits as it goes (a quarter
@@ -154,11 +168,36 @@ def generate(
     )
     if fmt is OutputFormat.csv:
         notice(summary)
-        _print_slots(result.orphaned, fmt, "Orphaned")
+        if dry_run:  # one table: what would happen to each slot
+            _print_actions(result)
+        else:
+            _print_slots(result.orphaned, fmt, "Orphaned")
         return
     typer.echo(summary)
+    if result.slots:
+        _print_slots(result.slots, fmt, "Would create", table_columns=SLOT_TABLE[1:])
+    if result.pruned_slots:
+        _print_slots(result.pruned_slots, fmt, "Would prune")
     if result.orphaned:
         _print_slots(result.orphaned, fmt, "Booked slots outside the hours (orphaned)")
+
+
+def _print_actions(result: GenerateResult) -> None:
+    """A dry run's slots as CSV: an ``action`` column (create, prune, orphaned: booked,
+    kept) before the slot's fields."""
+    from slotctl.records import SLOT_FIELDS
+    from slotctl.render import emit
+
+    rows = [
+        {"action": action, **slot}
+        for action, slots in (
+            ("create", result.slots),
+            ("prune", result.pruned_slots),
+            ("orphaned", result.orphaned),
+        )
+        for slot in slots
+    ]
+    emit(rows, "csv", columns=("action", *SLOT_FIELDS))
 
 
 @app.command("list")
@@ -173,7 +212,9 @@ def list_(
     limit: Limit = DEFAULT_LIMIT,
     fmt: Format = OutputFormat.table,
 ) -> None:
-    """List slots by start time (from today unless --from or --status past).
+    """List slots by start time.
+
+    From today unless --from or --status past.
 
     \b
     Example:
@@ -203,7 +244,9 @@ def available(
     limit: Limit = DEFAULT_LIMIT,
     fmt: Format = OutputFormat.table,
 ) -> None:
-    """Slots a customer can book now (open, not full, within notice and advance).
+    """Slots a customer can book now.
+
+    Open, not full, within notice and advance.
 
     \b
     Example:
@@ -258,7 +301,8 @@ def show(
     from slotctl.render import emit
     from slotctl.services.slots import show_slot
 
-    emit(read(show_slot, slot), fmt.value, columns=(*SLOT_FIELDS, "bookings"))
+    record, timezone = read(show_slot, slot)
+    emit(record, fmt.value, columns=(*SLOT_FIELDS, "bookings"), zone=timezone)
 
 
 @app.command("calendar")
@@ -272,7 +316,9 @@ def calendar(
     day: Annotated[str | None, optional("--day", "The roster of DATE.")] = None,
     fmt: Format = OutputFormat.table,
 ) -> None:
-    """How full the exchange is: a month grid (default: this month), a week, or a day.
+    """How full the exchange is, as a calendar.
+
+    A month grid (default: this month), a week, or a day.
 
     \b
     Example:
@@ -299,15 +345,19 @@ def calendar(
             today = localtime.today(timezone)
             year, number = service.parse_month(month) if month else (today.year, today.month)
             data = service.month_overview(session, slug, year, number)
-    if fmt is not OutputFormat.table:
-        emit(data, fmt.value)
-        return
     if week is not None:
-        draw.week_agenda(data)
+        view, rows = draw.week_agenda, draw.week_rows
     elif day is not None:
-        draw.day_roster(data)
+        view, rows = draw.day_roster, draw.day_rows
     else:
-        draw.month_grid(data)
+        view, rows = draw.month_grid, draw.month_rows
+    if fmt is OutputFormat.csv:  # flat: one row per date, slot or booking (docs/cli.md)
+        records, columns = rows(data)
+        emit(records, fmt.value, columns=columns)
+    elif fmt is OutputFormat.json:
+        emit(data, fmt.value)
+    else:
+        view(data)
 
 
 @app.command("update")
@@ -400,7 +450,9 @@ def capacity(
     set_: Annotated[int, optional("--set", "New number of seats.")],
     fmt: Format = OutputFormat.table,
 ) -> None:
-    """Set the capacity of every slot in a range; slots with more bookings stay unchanged.
+    """Set the capacity of every slot in a range.
+
+    Slots with more bookings stay unchanged.
 
     Exits 4 when some slots were left unchanged (they are listed); the rest are changed.
 
@@ -436,7 +488,9 @@ def delete(
     dry_run: DryRun = False,
     fmt: Format = OutputFormat.table,
 ) -> None:
-    """Delete slots; those with bookings holding seats are refused and kept (exit 4).
+    """Delete slots that hold no seats.
+
+    Those with bookings holding seats are refused and kept (exit 4).
 
     \b
     Example:
@@ -477,7 +531,9 @@ def delete(
 app.command("export")(
     period_export_command(
         "slots",
-        """Export slots by start (CSV columns: the slot's JSON fields), streamed.
+        """Export slots by start, streamed.
+
+    CSV columns: the slot's JSON fields.
 
     \b
     Example:
@@ -490,7 +546,9 @@ app.command("export")(
 app.command("import")(
     import_command(
         "slots",
-        """Import slots from CSV (upsert by uuid); overlapping slots are refused.
+        """Import slots from CSV (upsert by uuid).
+
+    Overlapping slots are refused.
 
     Required columns: exchange, starts_at and ends_at (or date, start and end),
     max_capacity. Counters, seats and status are recomputed.

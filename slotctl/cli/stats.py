@@ -12,7 +12,9 @@ def stats(
     to_date: ToDate = None,
     fmt: Format = OutputFormat.table,
 ) -> None:
-    """Show utilisation, bookings by status, no-show and cancellation rates, lead time.
+    """Show utilisation, outcomes and lead times.
+
+    Utilisation, bookings by status, no-show and cancellation rates, lead time.
 
     Over the slots whose local date lies in the period (default: the last 30 days
     and the next 30); one row per exchange when no SLUG is given. In a terminal:

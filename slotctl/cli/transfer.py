@@ -241,8 +241,10 @@ Directory = Annotated[
 
 
 def export_all(directory: Directory) -> None:
-    """Export the whole database as CSV files in DIR (exchanges, hours, closures, slots,
-    bookings), from one consistent snapshot.
+    """Export the whole database to DIR.
+
+    CSV files (exchanges, hours, closures, slots, bookings), from one consistent
+    snapshot.
 
     \b
     Example:
@@ -271,7 +273,9 @@ def export_all(directory: Directory) -> None:
 def import_all(
     directory: Directory, dry_run: DryRun = False, fmt: Format = OutputFormat.table
 ) -> None:
-    """Import the CSV files of DIR (as `slotctl export` writes them) in one transaction.
+    """Import the files of DIR in one transaction.
+
+    The CSV files `slotctl export` writes.
 
     Files missing from DIR are skipped. The first file with bad rows stops the
     import: its rows are listed (exit 5) and nothing at all is written.

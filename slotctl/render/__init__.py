@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 from rich import box
 from rich.console import Console
@@ -33,10 +34,18 @@ class _Console(Console):
         raise BrokenPipeError
 
 
+# Wide enough for any line: a table piped to a file or a program is as wide as its
+# content (not cut to 80 columns), so nothing wraps that a reader would have to rejoin.
+PIPED_WIDTH = 100_000
+
+
 def make_console(stderr: bool = False) -> Console:
-    return _Console(
+    console = _Console(
         stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")) or None, soft_wrap=False
     )
+    if not console.is_terminal:
+        console.width = PIPED_WIDTH
+    return console
 
 
 def to_json_value(value: Any) -> Any:
@@ -80,13 +89,18 @@ def write_csv(records: Iterable[Record], columns: Sequence[str], out: IO[str]) -
         out.write(buffer.getvalue()[:-2] + "\n")
 
 
-def _cell(value: Any) -> str:
+def _local(value: datetime, zone: ZoneInfo | None) -> datetime:
+    """An instant in ``zone`` (the exchange's, where a table has one), else as given."""
+    return value.astimezone(zone) if zone is not None and value.tzinfo is not None else value
+
+
+def _cell(value: Any, zone: ZoneInfo | None = None) -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        return value.isoformat(timespec="minutes")
+        return _local(value, zone).isoformat(timespec="minutes")
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
@@ -94,13 +108,19 @@ def _cell(value: Any) -> str:
 
 SHORT_ID_COLUMNS = ("uuid", "slot")
 SHORT_ID = 8  # listings show uuids as their first 8 characters, enough to address them
+# Identifiers are never wrapped: a narrow terminal wraps the free text around them first.
+NO_WRAP_COLUMNS = frozenset(
+    ("uuid", "slot", "slug", "exchange", "timezone", "reference", "value", "database")
+)
 
 
-def _list_cell(column: str, value: Any) -> str:
+def _list_cell(column: str, value: Any, zone: ZoneInfo | None = None) -> str:
     if column in SHORT_ID_COLUMNS and isinstance(value, str) and len(value) == 36:
         return value[:SHORT_ID]
-    if isinstance(value, datetime):  # local wall time; the record view shows the offset
-        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, datetime):  # to the minute, with the UTC offset it is in
+        local = _local(value, zone)
+        stamp = local.isoformat(sep=" ", timespec="minutes")  # 2027-03-01 06:00+09:00
+        return stamp if local.tzinfo is None else f"{stamp[:16]} {stamp[16:]}"
     return _cell(value)
 
 
@@ -123,7 +143,12 @@ NESTED_COLUMNS = {
 }
 
 
-def _table(records: Sequence[Record], columns: Sequence[str], title: str | None) -> Table:
+def _table(
+    records: Sequence[Record],
+    columns: Sequence[str],
+    title: str | None,
+    zone: ZoneInfo | None = None,
+) -> Table:
     table = Table(
         title=title,
         header_style="bold",
@@ -133,9 +158,11 @@ def _table(records: Sequence[Record], columns: Sequence[str], title: str | None)
         collapse_padding=True,
     )
     for column in columns:
-        table.add_column(HEADERS.get(column, column), overflow="fold")
+        table.add_column(
+            HEADERS.get(column, column), overflow="fold", no_wrap=column in NO_WRAP_COLUMNS
+        )
     for record in records:
-        table.add_row(*(_list_cell(column, record.get(column)) for column in columns))
+        table.add_row(*(_list_cell(column, record.get(column), zone) for column in columns))
     return table
 
 
@@ -147,10 +174,14 @@ def emit(
     title: str | None = None,
     empty: str = "nothing to show",
     table_columns: Sequence[str] | None = None,
+    zone: str | None = None,
 ) -> None:
     """Print a listing (a sequence of records) or one record in ``fmt``.
 
     ``table_columns`` narrows a listing drawn as a table (JSON and CSV keep all).
+    A table shows every instant with its UTC offset, in ``zone`` when given (the
+    exchange's: a booking's history in its local time); JSON and CSV keep the
+    instants as the records hold them.
     """
     single = isinstance(data, Mapping)
     records: list[Record] = [data] if isinstance(data, Mapping) else list(data)
@@ -166,6 +197,7 @@ def emit(
     if not records:
         notice(empty)
         return
+    local = ZoneInfo(zone) if zone else None
     if single:
         record = records[0]
         table = Table(title=title, show_header=False, title_justify="left")
@@ -177,16 +209,16 @@ def emit(
             if isinstance(value, list):
                 nested.append((column, value))
                 continue
-            table.add_row(column, _cell(value))
+            table.add_row(column, _cell(value, local))
         console.print(table)
         for name, rows in nested:
             if rows:
                 keys = [k for k in NESTED_COLUMNS.get(name, rows[0].keys()) if k in rows[0]]
-                console.print(_table(rows, keys, name))
+                console.print(_table(rows, keys, name, local))
             else:
                 console.print(f"{name}: none")
         return
-    console.print(_table(records, table_columns or columns, title))
+    console.print(_table(records, table_columns or columns, title, local))
 
 
 @contextmanager

@@ -440,7 +440,9 @@ def day_bookings(session: Session, slug: str, day: date | None) -> list[BookingR
     return [booking_record(b, s, exchange.slug, exchange.timezone) for b, s in rows]
 
 
-def show_booking(session: Session, ident: str) -> dict[str, Any]:
+def show_booking(session: Session, ident: str) -> tuple[dict[str, Any], str]:
+    """The booking with its history, and its exchange's timezone (tables show the
+    history in the exchange's local time)."""
     booking = find_booking(session, ident)
     events = session.scalars(
         select(BookingEvent)
@@ -448,7 +450,7 @@ def show_booking(session: Session, ident: str) -> dict[str, Any]:
         .order_by(BookingEvent.at, BookingEvent.id)
     )
     history = [EventRecord(*(getattr(event, key) for key in HISTORY_FIELDS)) for event in events]
-    return {**record(booking), "history": history}
+    return {**record(booking), "history": history}, booking.exchange.timezone
 
 
 # Cron: expiry ------------------------------------------------------------------------

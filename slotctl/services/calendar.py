@@ -1,4 +1,5 @@
-"""Calendars of an exchange's slots: a month's overview, a week's agenda, a day's roster."""
+"""Calendars of an exchange's slots: a month's (or a run of weeks') overview, a week's
+agenda, a day's roster."""
 
 from __future__ import annotations
 
@@ -45,11 +46,35 @@ def _closed_days(session: Session, exchange: Exchange, first: date, last: date) 
 
 
 def month_overview(session: Session, slug: str, year: int, month: int) -> dict[str, Any]:
-    """Per local day: slots, seats, booked and free seats, closed or not."""
+    """Per local day of the month: slots, seats, booked and free seats, closed or not."""
     exchange = exchange_by_slug(session, slug)
     first = date(year, month, 1)
     last = date(year, month, calendar.monthrange(year, month)[1])
-    now = clock.now()
+    return {
+        "exchange": exchange.slug,
+        "timezone": exchange.timezone,
+        "month": f"{year:04d}-{month:02d}",
+        "days": _days(session, exchange, first, last),
+    }
+
+
+def weeks_overview(session: Session, slug: str, first: date, last: date) -> dict[str, Any]:
+    """The days of :func:`month_overview` for the whole weeks (Monday to Sunday) that
+    hold ``first`` to ``last``, whatever months they straddle."""
+    exchange = exchange_by_slug(session, slug)
+    monday = first - timedelta(days=first.weekday())
+    sunday = last + timedelta(days=6 - last.weekday())
+    return {
+        "exchange": exchange.slug,
+        "timezone": exchange.timezone,
+        "from": monday,
+        "to": sunday,
+        "days": _days(session, exchange, monday, sunday),
+    }
+
+
+def _days(session: Session, exchange: Exchange, first: date, last: date) -> list[dict[str, Any]]:
+    """One object per local date from ``first`` to ``last`` (the month result's ``days``)."""
     free_seats = case(
         (SLOTS.c.is_available, SLOTS.c.max_capacity - SLOTS.c.current_bookings), else_=0
     )
@@ -67,10 +92,10 @@ def month_overview(session: Session, slug: str, year: int, month: int) -> dict[s
     ).all()
     by_day = {row[0]: row for row in rows}
     closed = _closed_days(session, exchange, first, last)
-    today = now.astimezone(ZoneInfo(exchange.timezone)).date()
+    today = clock.now().astimezone(ZoneInfo(exchange.timezone)).date()
     days = []
-    for number in range(1, last.day + 1):
-        day = date(year, month, number)
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
         row = by_day.get(day)
         days.append(
             {
@@ -85,12 +110,7 @@ def month_overview(session: Session, slug: str, year: int, month: int) -> dict[s
                 "past": day < today,
             }
         )
-    return {
-        "exchange": exchange.slug,
-        "timezone": exchange.timezone,
-        "month": f"{year:04d}-{month:02d}",
-        "days": days,
-    }
+    return days
 
 
 def week_agenda(session: Session, slug: str, day: date) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -92,6 +92,14 @@ LAST_NAMES = [
     "Silva",
 ]
 ACTORS = ["front-desk", "web", "phone", "manager"]
+DAYS_BEHIND = 14  # slots start this many days before today...
+DAYS = 28  # ...and run for this many days (two weeks behind, two ahead)
+
+
+def demo_dates(today: date) -> tuple[date, date]:
+    """The first and last local date of the demo's slots, built ``today`` (local)."""
+    first = today - timedelta(days=DAYS_BEHIND)
+    return first, first + timedelta(days=DAYS - 1)
 
 
 def holds_data(session: Session) -> bool:
@@ -114,7 +122,7 @@ def build_demo(
     elif holds_data(session):
         raise Conflict("the database already holds data: run `slotctl demo --reset` to replace it")
     now = clock.now()
-    start = now - timedelta(days=14)
+    start = now - timedelta(days=DAYS_BEHIND)
     with clock.frozen(start - timedelta(days=1)):
         for slug, name, timezone, week, _, _, notice in EXCHANGES:
             add_exchange(
@@ -134,7 +142,7 @@ def build_demo(
             request = GenerateRequest(
                 from_date=local_start.isoformat(),
                 to_date=None,
-                days=28,
+                days=DAYS,
                 duration=duration,
                 capacity=capacity,
             )
@@ -142,7 +150,7 @@ def build_demo(
     slots = session.execute(
         select(TimeSlot.uuid, TimeSlot.starts_at, Exchange.min_notice_minutes)
         .join(Exchange, TimeSlot.exchange_id == Exchange.id)
-        .order_by(TimeSlot.starts_at)
+        .order_by(TimeSlot.starts_at, TimeSlot.id)  # slots of exchanges start together
     ).all()
     chosen = rng.sample(slots, k=min(len(slots), 320))
     chosen.sort(key=lambda row: row[1])

@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session
 
 from slotctl import clock
 from slotctl.bounds import BUFFER_MINUTES, CAPACITY, PERIOD_DAYS, SLOT_MINUTES, check_period
+from slotctl.db import dialects
 from slotctl.db.bulk import ExistingSlot, Key, KeyedRow, SlotRow, SlotStore
 from slotctl.db.models import BusinessHours, Closure, Exchange, TimeSlot
 from slotctl.localtime import first_instant
 from slotctl.parsing import parse_date, parse_time
-from slotctl.records import SlotRecord, slot_record
+from slotctl.records import SlotRecord, slot_record, slot_values_record
 from slotctl.services.lookup import exchange_by_slug
 
 CHUNK_DAYS = 92  # days planned at once per exchange (a quarter): bounds memory
@@ -62,13 +63,23 @@ class GenerateRequest:
 
 @dataclass
 class GenerateResult:
+    """Counts, the booked slots the hours no longer allow, and in a dry run the slots
+    that would be created (``slots``) and pruned (``pruned_slots``)."""
+
     created: int = 0
     skipped: int = 0
     pruned: int = 0
     orphaned: list[SlotRecord] = field(default_factory=list)
+    dry_run: bool = False
+    slots: list[SlotRecord] = field(default_factory=list)
+    pruned_slots: list[SlotRecord] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        del data["dry_run"]
+        if not self.dry_run:
+            del data["slots"], data["pruned_slots"]
+        return data
 
 
 def _date_range(first: date, last: date) -> Iterator[date]:
@@ -198,7 +209,7 @@ def generate(
         )
     else:
         exchanges = [exchange_by_slug(session, slug) for slug in dict.fromkeys(slugs)]
-    result = GenerateResult()
+    result = GenerateResult(dry_run=request.dry_run)
     total = 0
     for exchange in exchanges:
         first, last = horizon(request, ZoneInfo(exchange.timezone), now)
@@ -253,6 +264,7 @@ def _generate_exchange(
     first, last = horizon(request, zone, now)
     exchange_id, slug, timezone = exchange.id, exchange.slug, exchange.timezone
     week = week_shifts(session, exchange)
+    key_instant = dialects.of(session.connection()).key_instant
     grids = {
         weekday: grid(shifts, request.duration, request.buffer)
         for weekday, shifts in week.items()
@@ -306,6 +318,21 @@ def _generate_exchange(
         result.skipped += skipped
         if request.dry_run:
             result.created += len(free)
+            result.slots.extend(
+                slot_values_record(
+                    None,
+                    slug,
+                    day,
+                    key_instant(start),
+                    key_instant(end),
+                    request.capacity,
+                    0,
+                    True,
+                    zone,
+                    now,
+                )
+                for day, start, end in free
+            )
         else:
             result.created += store.insert(
                 exchange_id, request.capacity, free, now, empty=not existing
@@ -341,5 +368,15 @@ def _prune(
             doomed.append(slot.id)
     if doomed and not dry_run:
         store.delete_unbooked(doomed)
+    elif doomed:
+        for start in range(0, len(doomed), 500):
+            result.pruned_slots.extend(
+                slot_record(slot, slug, timezone, now[0])
+                for slot in session.scalars(
+                    select(TimeSlot)
+                    .where(TimeSlot.id.in_(doomed[start : start + 500]))
+                    .order_by(TimeSlot.starts_at)
+                )
+            )
     result.pruned += len(doomed)
     return keep

@@ -220,7 +220,8 @@ def next_slot(session: Session, slug: str, after: str | None) -> SlotRecord:
     return slot_record(row, exchange.slug, exchange.timezone, clock.now())
 
 
-def show_slot(session: Session, ident: str) -> dict[str, Any]:
+def show_slot(session: Session, ident: str) -> tuple[dict[str, Any], str]:
+    """The slot with its bookings, and its exchange's timezone."""
     slot, exchange = resolve_slot(session, ident)
     bookings = session.scalars(
         select(Booking).where(Booking.time_slot_id == slot.id).order_by(Booking.created_at)
@@ -228,7 +229,7 @@ def show_slot(session: Session, ident: str) -> dict[str, Any]:
     return {
         **slot_record(slot, exchange.slug, exchange.timezone, clock.now()),
         "bookings": [booking_record(b, slot, exchange.slug, exchange.timezone) for b in bookings],
-    }
+    }, exchange.timezone
 
 
 def slots_between(

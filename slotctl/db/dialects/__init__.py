@@ -231,6 +231,11 @@ class Dialect:
         """Any instant as its key (the slow path for keys of whole minutes)."""
         raise NotImplementedError
 
+    def key_instant(self, key: str) -> datetime:
+        """The aware UTC instant of a whole-second key (both spell it from
+        ``YYYY-MM-DD HH:MM:SS``)."""
+        return datetime.fromisoformat(key[:19]).replace(tzinfo=UTC)
+
     def as_key(self, column: str) -> str:
         """SQL: an instant column as its key text."""
         return column
