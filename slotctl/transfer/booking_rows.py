@@ -4,8 +4,9 @@ go through here), its slot resolved a batch at a time, and staged."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from functools import partial
 from typing import IO, Any
 
 from slotctl import domain
@@ -20,6 +21,7 @@ from slotctl.transfer.cells import (
     REQUIRED,
     Emails,
     Problems,
+    Reasons,
     cell_uuid,
 )
 from slotctl.transfer.export import FIELDS
@@ -62,7 +64,9 @@ class _Parser:
     """One bookings row (cells by position) to its staging tuple, or InvalidValue.
 
     The hot loop of an import of millions of rows: only free-text cells are
-    un-neutralised, canonical uuids and instants skip the general parsers.
+    un-neutralised, canonical uuids and instants skip the general parsers. It stops at
+    the first bad cell; :meth:`reasons` then checks every cell of that row, with the
+    same methods, for all of its reasons.
     """
 
     def __init__(self, columns: list[str], stage: Stage, now: datetime) -> None:
@@ -76,6 +80,19 @@ class _Parser:
             (self.i[c], c)
             for c in ("created_at", "updated_at", "confirmed_at", "completed_at", "cancelled_at")
         ]
+        checks: dict[str, Callable[[list[str]], object]] = {
+            "uuid": self.uuid,
+            "reference": self.reference,
+            "slot": self.slot,
+            "customer_name": self.name,
+            "customer_email": self.email,
+            "customer_phone": self.phone,
+            "notes": self.notes,
+            "status": self.status,
+            **{c: partial(self.stamp, i, c) for i, c in self.times if i >= 0},
+            "cancellation_reason": self.reason,
+        }
+        self.checks = [checks[c] for c in FIELDS["bookings"] if c in checks]  # in this order
 
     def text(self, cells: list[str], column: str) -> str:
         i = self.i[column]
@@ -88,6 +105,8 @@ class _Parser:
         i = self.i[column]
         return cells[i].strip() if i >= 0 else ""
 
+    # One method per cell, each raising InvalidValue with its reason -----------------------
+
     def uuid(self, cells: list[str]) -> str:
         uuid = self.plain(cells, "uuid")
         if not uuid:
@@ -95,6 +114,12 @@ class _Parser:
                 self.fresh_uuids.extend(new_uuids(1000))
             return self.fresh_uuids.pop()
         return uuid if CANONICAL_UUID.match(uuid) else cell_uuid(uuid)
+
+    def reference(self, cells: list[str]) -> str:
+        reference = self.plain(cells, "reference")
+        if reference and not _REFERENCE.match(reference):
+            raise InvalidValue(f"invalid reference {reference!r}: up to 16 letters and digits")
+        return reference
 
     def status(self, cells: list[str]) -> str | None:
         status = self.plain(cells, "status")
@@ -104,21 +129,37 @@ class _Parser:
             return None  # kept for an existing booking, pending for a new one
         return domain.parse_status(status)
 
-    def __call__(self, line: int, cells: list[str]) -> tuple[Any, ...]:
-        uuid = self.uuid(cells)
-        reference = self.plain(cells, "reference")
-        if reference and not _REFERENCE.match(reference):
-            raise InvalidValue(f"invalid reference {reference!r}: up to 16 letters and digits")
-        status = self.status(cells)
+    def slot(self, cells: list[str]) -> str:
         slot = self.plain(cells, "slot")
         if not slot:
             raise InvalidValue("slot is required")
-        if not CANONICAL_UUID.match(slot):
-            slot = cell_uuid(slot)
+        return slot if CANONICAL_UUID.match(slot) else cell_uuid(slot, "slot")
+
+    def name(self, cells: list[str]) -> str:
+        return domain.customer_name(self.text(cells, "customer_name") or None, "customer_name")
+
+    def email(self, cells: list[str]) -> str:
         email = self.text(cells, "customer_email")
         if not email.strip():
             raise InvalidValue("customer_email is required")
+        return self.emails(email)
+
+    def phone(self, cells: list[str]) -> str | None:
         phone = self.text(cells, "customer_phone")
+        return domain.phone(phone) if phone else None
+
+    def notes(self, cells: list[str]) -> str | None:
+        return domain.notes(self.text(cells, "notes") or None)
+
+    def reason(self, cells: list[str]) -> str | None:
+        return domain.reason(self.text(cells, "cancellation_reason") or None, "cancellation_reason")
+
+    def stamp(self, i: int, column: str, cells: list[str]) -> Any:
+        return self.instant(cells[i], column)
+
+    def __call__(self, line: int, cells: list[str]) -> tuple[Any, ...]:
+        uuid = self.uuid(cells)
+        reference = self.reference(cells)
         instant = self.instant
         times = [instant(cells[i], c) if i >= 0 and cells[i] else None for i, c in self.times]
         return (
@@ -126,19 +167,26 @@ class _Parser:
             uuid,
             reference or draw_reference(),
             1 if reference else 0,
-            slot,
-            domain.customer_name(self.text(cells, "customer_name") or None, "customer_name"),
-            self.emails(email),
-            domain.phone(phone) if phone else None,
-            domain.notes(self.text(cells, "notes") or None),
-            status,
+            self.slot(cells),
+            self.name(cells),
+            self.email(cells),
+            self.phone(cells),
+            self.notes(cells),
+            self.status(cells),
             times[0],  # created_at and updated_at: null when not given (see import_bookings)
             times[1],
             times[2],
             times[3],
             times[4],
-            domain.reason(self.text(cells, "cancellation_reason") or None, "cancellation_reason"),
+            self.reason(cells),
         )
+
+    def reasons(self, cells: list[str]) -> list[str]:
+        """Every reason the row is bad, in the order of its columns (the slow path)."""
+        found = Reasons()
+        for check in self.checks:
+            found(check, cells)
+        return found.found
 
 
 def booking_rows(
@@ -165,7 +213,8 @@ def booking_rows(
         try:
             batch.append(parse(line, cells))
         except InvalidValue as exc:
-            problems.add(line, exc.message)
+            for reason in parse.reasons(cells) or [exc.message]:
+                problems.add(line, reason)
             uuid = parse.plain(cells, "uuid").lower()
             if uuid:
                 if uuid in refused:

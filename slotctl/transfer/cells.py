@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import heapq
 import re
 import uuid as uuid_module
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from typing import IO, Any
+from typing import IO, Any, Protocol, TypeVar
 
 from slotctl.bounds import Bound, check_date
 from slotctl.domain import clean_text
 from slotctl.domain import email as check_email
 from slotctl.errors import InvalidFile, InvalidValue
-from slotctl.parsing import parse_instant
+from slotctl.parsing import parse_instant, parse_time
 from slotctl.tabular import Row, check_header, read_rows
 from slotctl.transfer.export import FIELDS
 from slotctl.wording import counted
@@ -29,6 +30,7 @@ BATCH = 2_000  # rows parsed between slot look-ups and staging loads
 CACHE_KIB = 8_192  # SQLite page cache while importing: bounded memory whatever the file
 MAX_PROBLEMS_SHOWN = 1000  # problems kept for the report; the count is always exact
 
+T = TypeVar("T")
 WHOLE_NUMBER = re.compile(r"^[+-]?[0-9]{1,20}$")
 
 
@@ -45,11 +47,13 @@ class ImportResult:
 
 
 class Problems:
-    """Bad rows, in line order when reported."""
+    """Bad rows, in line order when reported: each row on one line, every reason found
+    for it (by the row's parse and by the whole-file checks after it) joined there."""
 
     def __init__(self, what: str) -> None:
         self.what = what
-        self.items: list[tuple[int, str]] = []
+        self.rows: dict[int, list[str]] = {}  # the reasons of the first bad rows, by line
+        self.last: list[int] = []  # a heap of those lines, negated: the last one first
         self.lines: set[int] = set()
 
     @property
@@ -58,8 +62,17 @@ class Problems:
 
     def add(self, line: int, message: str) -> None:
         self.lines.add(line)
-        if len(self.items) < MAX_PROBLEMS_SHOWN:
-            self.items.append((line, message))
+        reasons = self.rows.get(line)
+        if reasons is not None:
+            if message not in reasons:
+                reasons.append(message)
+            return
+        if len(self.rows) >= MAX_PROBLEMS_SHOWN:  # keep the first rows of the file
+            if line > -self.last[0]:
+                return
+            del self.rows[-heapq.heappop(self.last)]
+        self.rows[line] = [message]
+        heapq.heappush(self.last, -line)
 
     def extend(self, items: Iterable[tuple[int, str]]) -> None:
         for line, message in items:
@@ -68,16 +81,54 @@ class Problems:
     def raise_if_any(self) -> None:
         if not self.count:
             return
-        shown = sorted(set(self.items))
-        more = (
-            ""
-            if len(self.items) < MAX_PROBLEMS_SHOWN
-            else f" (the first {len(shown)} problems are listed)"
-        )
+        shown = [(line, SEPARATOR.join(self.rows[line])) for line in sorted(self.rows)]
+        more = "" if len(shown) == self.count else f" (the first {len(shown):,} are listed)"
         raise InvalidFile(
             f"{counted(self.count, 'bad row')} in the {self.what} file; nothing was imported{more}",
             shown,
         )
+
+
+SEPARATOR = "; "  # between the reasons of one bad row
+
+
+class Reasons:
+    """Every reason one row is bad: each cell parsed on its own, a failure noted and the
+    next cell parsed. The parse of a small record type, and the second look at a row of
+    a big one whose fast parse stopped at its first bad cell."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def __call__(self, parse: Callable[..., T], *args: Any) -> T | None:
+        """``parse(*args)``, or None when it refuses the cell (its reason noted)."""
+        try:
+            return parse(*args)
+        except InvalidValue as exc:
+            self.add(exc.message)
+            return None
+
+    def add(self, message: str) -> None:
+        if message not in self.found:
+            self.found.append(message)
+
+    def raise_if_any(self) -> None:
+        if self.found:
+            raise BadRow(self.found)
+
+
+class BadRow(InvalidValue):
+    """A row's reasons, all of them (``message`` joins them)."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(SEPARATOR.join(reasons))
+        self.reasons = reasons
+
+
+def add_reasons(problems: Problems, line: int, exc: InvalidValue) -> None:
+    """The reasons of a refused row (a :class:`BadRow`'s each, else the one) to ``problems``."""
+    for reason in exc.reasons if isinstance(exc, BadRow) else (exc.message,):
+        problems.add(line, reason)
 
 
 # Cell parsers: each raises InvalidValue with the reason -------------------------------
@@ -88,13 +139,15 @@ CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[
 CANONICAL_INSTANT = re.compile(r"^(19|2[01])\d\d-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00$")
 
 
-def cell_uuid(text: str) -> str:
+def cell_uuid(text: str, column: str | None = None) -> str:
+    """A uuid (the ``uuid`` cell; another ``column`` is named in the refusal)."""
     if CANONICAL_UUID.match(text):
         return text
     try:
         return str(uuid_module.UUID(text.strip()))
     except ValueError:
-        raise InvalidValue(f"invalid uuid {text!r}") from None
+        named = f"{column}: " if column else ""
+        raise InvalidValue(f"{named}invalid uuid {text!r}") from None
 
 
 def cell_instant(text: str, column: str) -> datetime:
@@ -118,6 +171,14 @@ def cell_int(text: str, column: str, bound: Bound) -> int:
     if not WHOLE_NUMBER.match(value):
         raise InvalidValue(f"{column}: {text[:40]!r} is not a whole number")
     return bound.check(int(value), column)
+
+
+def cell_time(text: str, column: str, closing: bool = False) -> int:
+    """A clock time, ``HH:MM`` (also ``24:00`` when ``closing``), in minutes."""
+    try:
+        return parse_time(text, allow_end_of_day=closing)
+    except InvalidValue as exc:
+        raise InvalidValue(f"{column}: {exc.message}") from None
 
 
 _TRUE = {"true", "yes", "1", "y", "t"}
@@ -192,11 +253,21 @@ def file_rows(
             yield row
 
 
+class RowParser(Protocol):
+    """A row to its staging tuple, raising InvalidValue at its first bad cell; and
+    ``reasons``: every reason a row is bad (the slow path, for a row that failed)."""
+
+    def __call__(self, row: Row) -> tuple[Any, ...]: ...
+
+    def reasons(self, row: Row) -> list[str]: ...
+
+
 def parsed_rows(
-    rows: Iterable[Row], parse: Callable[[Row], tuple[Any, ...]], problems: Problems
+    rows: Iterable[Row], parse: RowParser, problems: Problems
 ) -> Iterator[tuple[Any, ...]]:
     for row in rows:
         try:
             yield parse(row)
         except InvalidValue as exc:
-            problems.add(row.line, exc.message)
+            for reason in parse.reasons(row) or [exc.message]:
+                problems.add(row.line, reason)

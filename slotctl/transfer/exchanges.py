@@ -10,11 +10,10 @@ from sqlalchemy.orm import Session
 from slotctl import clock, domain
 from slotctl.bounds import ADVANCE_DAYS, NOTICE_MINUTES
 from slotctl.db.models import Exchange, TimeSlot
-from slotctl.errors import InvalidValue
 from slotctl.parsing import validate_timezone
 from slotctl.records import EXCHANGE_FIELDS
 from slotctl.tabular import Row
-from slotctl.transfer.cells import ImportResult, cell_bool, cell_instant, cell_int
+from slotctl.transfer.cells import ImportResult, Reasons, cell_bool, cell_instant, cell_int
 from slotctl.transfer.small import Item, Small, apply, collect
 
 _EXCHANGE_OPTIONAL = tuple(f for f in EXCHANGE_FIELDS if f not in ("uuid", "slug", "name"))
@@ -29,29 +28,32 @@ def import_exchanges(
     def parse(row: Row, small: Small) -> Item:
         v = row.values
         get = v.get
-        uuid = small.unique_uuid(row)
-        slug = domain.slug(v["slug"])
+        r = Reasons()
+        uuid = r(small.unique_uuid, row)
+        slug = r(domain.slug, v["slug"])
         if slug in slugs:
-            raise InvalidValue(f"duplicate slug {slug} (also on line {slugs[slug]})")
-        slugs[slug] = row.line
-        values: dict[str, Any] = {"slug": slug, "name": domain.exchange_name(v["name"])}
+            r.add(f"duplicate slug {slug} (also on line {slugs[slug]})")
+        elif slug is not None:
+            slugs[slug] = row.line
+        values: dict[str, Any] = {"slug": slug, "name": r(domain.exchange_name, v["name"])}
         cells = {k: (get(k) or "").strip() for k in _EXCHANGE_OPTIONAL}
         if cells["timezone"]:
-            values["timezone"] = validate_timezone(cells["timezone"])
+            values["timezone"] = r(validate_timezone, cells["timezone"])
         if cells["is_active"]:
-            values["is_active"] = cell_bool(cells["is_active"], "is_active")
+            values["is_active"] = r(cell_bool, cells["is_active"], "is_active")
         if cells["min_notice_minutes"]:
-            values["min_notice_minutes"] = cell_int(
-                cells["min_notice_minutes"], "min_notice_minutes", NOTICE_MINUTES
+            values["min_notice_minutes"] = r(
+                cell_int, cells["min_notice_minutes"], "min_notice_minutes", NOTICE_MINUTES
             )
         if "max_advance_days" in v:  # an empty cell: no limit
             advance = cells["max_advance_days"]
             values["max_advance_days"] = (
-                cell_int(advance, "max_advance_days", ADVANCE_DAYS) if advance else None
+                r(cell_int, advance, "max_advance_days", ADVANCE_DAYS) if advance else None
             )
         for stamp in ("created_at", "updated_at"):
             if cells[stamp]:
-                values[stamp] = cell_instant(cells[stamp], stamp)
+                values[stamp] = r(cell_instant, cells[stamp], stamp)
+        r.raise_if_any()
         return uuid, values, row.line
 
     items, small = collect(stream, "exchanges", parse)

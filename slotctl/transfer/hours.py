@@ -11,33 +11,38 @@ from sqlalchemy.orm import Session
 from slotctl import domain
 from slotctl.bounds import WEEKDAY
 from slotctl.db.models import BusinessHours, Closure
-from slotctl.errors import InvalidValue
 from slotctl.parsing import DAY_NAMES, format_time, parse_days, parse_time
 from slotctl.tabular import Row
-from slotctl.transfer.cells import ImportResult, cell_date, cell_int
+from slotctl.transfer.cells import ImportResult, Reasons, cell_date, cell_int, cell_time
 from slotctl.transfer.small import Item, Small, apply, collect, exchange_ids
 
 
 def _hours_row(row: Row, small: Small) -> Item:
     v = row.values
     get = v.get
-    uuid, exchange_id = small.owned(row)
+    r = Reasons()
+    uuid = r(small.unique_uuid, row)
+    exchange_id = r(small.exchange_id, row)
     weekday_text, day_text = get("weekday", "").strip(), get("day", "").strip().lower()
-    weekday = cell_int(weekday_text, "weekday", WEEKDAY) if weekday_text else None
-    if day_text or weekday is None:
-        days = parse_days(day_text)  # mon or monday; a range is not one row's day
-        if len(days) != 1:
-            raise InvalidValue(f"day: {day_text!r} names more than one day")
-        if weekday is not None and weekday != days[0]:
-            raise InvalidValue(
+    weekday = r(cell_int, weekday_text, "weekday", WEEKDAY) if weekday_text else None
+    if day_text or not weekday_text:
+        days = r(parse_days, day_text)  # mon or monday; a range is not one row's day
+        if days is not None and len(days) != 1:
+            r.add(f"day: {day_text!r} names more than one day")
+        elif days is not None and weekday is not None and weekday != days[0]:
+            r.add(
                 f"weekday {weekday} is {DAY_NAMES[weekday]}, but day is {day_text!r}: "
                 "give one, or make them agree"
             )
-        weekday = days[0]
-    opens = parse_time(v["opens_at"])
-    closes = parse_time(v["closes_at"], allow_end_of_day=True)
-    if opens >= closes:
-        raise InvalidValue("opens_at must be before closes_at")
+        elif days is not None:
+            weekday = days[0]
+    opens = r(cell_time, v["opens_at"], "opens_at")
+    closes = r(cell_time, v["closes_at"], "closes_at", True)
+    if opens is not None and closes is not None and opens >= closes:
+        r.add("opens_at must be before closes_at")
+    r.raise_if_any()
+    assert opens is not None
+    assert closes is not None
     values = {
         "exchange_id": exchange_id,
         "weekday": weekday,
@@ -82,13 +87,16 @@ def import_hours(session: Session, stream: IO[str], *, dry_run: bool = False) ->
 
 def _closure_row(row: Row, small: Small) -> Item:
     get = row.values.get
-    uuid, exchange_id = small.owned(row)
-    starts = cell_date(row.values["starts_on"], "starts_on")
+    r = Reasons()
+    uuid = r(small.unique_uuid, row)
+    exchange_id = r(small.exchange_id, row)
+    starts = r(cell_date, row.values["starts_on"], "starts_on")
     ends_text = get("ends_on", "").strip()
-    ends = cell_date(ends_text, "ends_on") if ends_text else starts
-    if ends < starts:
-        raise InvalidValue("ends_on is before starts_on")
-    reason = domain.reason(get("reason", "")) or ""
+    ends = r(cell_date, ends_text, "ends_on") if ends_text else starts
+    if starts is not None and ends is not None and ends < starts:
+        r.add("ends_on is before starts_on")
+    reason = r(domain.reason, get("reason", "")) or ""
+    r.raise_if_any()
     values = {
         "exchange_id": exchange_id,
         "starts_on": starts,

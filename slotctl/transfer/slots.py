@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
@@ -14,16 +13,17 @@ from slotctl import clock
 from slotctl.bounds import CAPACITY
 from slotctl.db.models import Exchange, new_uuids
 from slotctl.errors import InvalidValue
-from slotctl.parsing import parse_time
 from slotctl.tabular import Row
 from slotctl.transfer.cells import (
     ImportResult,
     Problems,
+    Reasons,
     cell_bool,
     cell_date,
     cell_instant,
     cell_int,
     cell_optional_instant,
+    cell_time,
     cell_uuid,
     file_rows,
     parsed_rows,
@@ -46,53 +46,91 @@ _SLOT_STAGE = (
 )
 
 
-def _local(day: str, clock_time: str, zone: ZoneInfo, column: str) -> datetime:
-    minutes = parse_time(clock_time, allow_end_of_day=column == "end")
-    wall = datetime.combine(cell_date(day, "date"), datetime.min.time()) + timedelta(
-        minutes=minutes
-    )
+def _local(day: date, minutes: int, zone: ZoneInfo, column: str) -> datetime:
+    wall = datetime.combine(day, datetime.min.time()) + timedelta(minutes=minutes)
     local = wall.replace(tzinfo=zone)
     instant = local.astimezone(UTC)
     if instant.astimezone(zone).replace(tzinfo=None) != wall:
+        clock_time = f"{minutes // 60:02d}:{minutes % 60:02d}"
         raise InvalidValue(f"{column} {day} {clock_time} does not exist in {zone.key} (DST)")
     return instant
 
 
-def _slot_parser(
-    stage: Stage, exchanges: dict[str, Exchange], now: datetime
-) -> Callable[[Row], tuple[Any, ...]]:
-    fresh_uuids: list[str] = []
-    zones: dict[str, ZoneInfo] = {}
-    stamp = stage.stamp
+_UTC = ZoneInfo("UTC")  # stands in for an unknown exchange's zone when its row is rechecked
 
-    def parse(row: Row) -> tuple[Any, ...]:
-        v = row.values
-        get = v.get
+
+def _span_problems(starts: datetime, ends: datetime) -> list[str]:
+    """What is wrong with a slot's span (the rules over its two times)."""
+    problems = []
+    if ends <= starts:
+        problems.append("the slot must end after it starts")
+    if starts.second or starts.microsecond or ends.second or ends.microsecond:
+        problems.append("slot times must be whole minutes")
+    return problems
+
+
+class _SlotParser:
+    """One slots row to its staging tuple, or InvalidValue at its first bad cell;
+    :meth:`reasons` then checks every cell of that row, with the same methods."""
+
+    def __init__(self, stage: Stage, exchanges: dict[str, Exchange], now: datetime) -> None:
+        self.exchanges = exchanges
+        self.stamp = stage.stamp
+        self.now = now
+        self.fresh_uuids: list[str] = []
+        self.zones: dict[str, ZoneInfo] = {}
+
+    # One method per cell (or group of cells), each raising InvalidValue with its reason ----
+
+    def uuid(self, v: dict[str, str]) -> str:
+        given = (v.get("uuid") or "").strip()
+        if given:
+            return cell_uuid(given)
+        if not self.fresh_uuids:
+            self.fresh_uuids.extend(new_uuids(1000))
+        return self.fresh_uuids.pop()
+
+    def exchange(self, v: dict[str, str]) -> Exchange:
         slug = v["exchange"].strip()
-        exchange = exchanges.get(slug)
+        exchange = self.exchanges.get(slug)
         if exchange is None:
             raise InvalidValue(f"no exchange {slug!r}" if slug else "exchange is required")
-        zone = zones.get(exchange.timezone) or zones.setdefault(
-            exchange.timezone, ZoneInfo(exchange.timezone)
-        )
-        if (get("starts_at") or "").strip():
+        return exchange
+
+    def zone(self, exchange: Exchange) -> ZoneInfo:
+        name = exchange.timezone
+        return self.zones.get(name) or self.zones.setdefault(name, ZoneInfo(name))
+
+    @staticmethod
+    def instants(v: dict[str, str]) -> bool:
+        """The row gives instants (``starts_at``, ``ends_at``), not local times."""
+        return bool((v.get("starts_at") or "").strip())
+
+    def capacity(self, v: dict[str, str]) -> int:
+        return cell_int(v["max_capacity"], "max_capacity", CAPACITY)
+
+    def available(self, v: dict[str, str]) -> int:
+        available = v.get("is_available", "").strip()
+        return 1 if not available or cell_bool(available, "is_available") else 0
+
+    def stamp_cell(self, v: dict[str, str], column: str) -> Any:
+        return self.stamp(cell_optional_instant(v.get(column, ""), column) or self.now)
+
+    def __call__(self, row: Row) -> tuple[Any, ...]:
+        v = row.values
+        uuid = self.uuid(v)
+        exchange = self.exchange(v)
+        zone = self.zone(exchange)
+        if self.instants(v):
             starts = cell_instant(v["starts_at"], "starts_at")
-            ends = cell_instant(get("ends_at") or "", "ends_at")
+            ends = cell_instant(v.get("ends_at") or "", "ends_at")
         else:
-            starts = _local(get("date", ""), get("start", ""), zone, "start")
-            ends = _local(get("date", ""), get("end", ""), zone, "end")
-        if ends <= starts:
-            raise InvalidValue("the slot must end after it starts")
-        if starts.second or starts.microsecond or ends.second or ends.microsecond:
-            raise InvalidValue("slot times must be whole minutes")
-        given = (get("uuid") or "").strip()
-        if given:
-            uuid = cell_uuid(given)
-        else:
-            if not fresh_uuids:
-                fresh_uuids.extend(new_uuids(1000))
-            uuid = fresh_uuids.pop()
-        available = get("is_available", "").strip()
+            day = cell_date(v.get("date", ""), "date")
+            starts = _local(day, cell_time(v.get("start", ""), "start"), zone, "start")
+            ends = _local(day, cell_time(v.get("end", ""), "end", True), zone, "end")
+        for problem in _span_problems(starts, ends):
+            raise InvalidValue(problem)
+        stamp = self.stamp
         return (
             row.line,
             uuid,
@@ -100,14 +138,40 @@ def _slot_parser(
             starts.astimezone(zone).date().isoformat(),
             stamp(starts),
             stamp(ends),
-            cell_int(v["max_capacity"], "max_capacity", CAPACITY),
-            1 if not available or cell_bool(available, "is_available") else 0,
-            stamp(cell_optional_instant(get("created_at", ""), "created_at") or now),
-            stamp(cell_optional_instant(get("updated_at", ""), "updated_at") or now),
+            self.capacity(v),
+            self.available(v),
+            self.stamp_cell(v, "created_at"),
+            self.stamp_cell(v, "updated_at"),
             None,
         )
 
-    return parse
+    def reasons(self, row: Row) -> list[str]:
+        """Every reason the row is bad, in the order of its columns (a rule over several
+        cells after them): the slow path, for a row that failed."""
+        v = row.values
+        r = Reasons()
+        r(self.uuid, v)
+        exchange = r(self.exchange, v)
+        zone = _UTC if exchange is None else self.zone(exchange)
+        if self.instants(v):
+            starts = r(cell_instant, v["starts_at"], "starts_at")
+            ends = r(cell_instant, v.get("ends_at") or "", "ends_at")
+        else:
+            day = r(cell_date, v.get("date", ""), "date")
+            start = r(cell_time, v.get("start", ""), "start")
+            end = r(cell_time, v.get("end", ""), "end", True)
+            starts = ends = None
+            if day is not None:  # a time that DST skips is checked in a known zone only
+                starts = None if start is None else r(_local, day, start, zone, "start")
+                ends = None if end is None else r(_local, day, end, zone, "end")
+        if starts is not None and ends is not None:
+            for problem in _span_problems(starts, ends):
+                r.add(problem)
+        r(self.capacity, v)
+        r(self.available, v)
+        r(self.stamp_cell, v, "created_at")
+        r(self.stamp_cell, v, "updated_at")
+        return r.found
 
 
 def import_slots(session: Session, stream: IO[str], *, dry_run: bool = False) -> ImportResult:
@@ -119,7 +183,7 @@ def import_slots(session: Session, stream: IO[str], *, dry_run: bool = False) ->
     stage.load(
         parsed_rows(
             file_rows(stream, "slots", problems, header),
-            _slot_parser(stage, exchanges, now),
+            _SlotParser(stage, exchanges, now),
             problems,
         )
     )

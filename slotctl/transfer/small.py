@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from slotctl.db.models import Exchange
 from slotctl.errors import InvalidValue
 from slotctl.tabular import Row
-from slotctl.transfer.cells import ImportResult, Problems, cell_uuid, file_rows
+from slotctl.transfer.cells import ImportResult, Problems, add_reasons, cell_uuid, file_rows
 
 
 @dataclass
@@ -32,13 +32,12 @@ class Small:
         self.uuids[value] = row.line
         return value
 
-    def owned(self, row: Row) -> tuple[str | None, int]:
-        """A row of an exchange's: its uuid (unique in the file) and the exchange's id."""
-        uuid = self.unique_uuid(row)
+    def exchange_id(self, row: Row) -> int:
+        """The id of the exchange a row of an exchange's names."""
         slug = row.values["exchange"].strip()
         if slug not in self.exchanges:
             raise InvalidValue(f"no exchange {slug!r}")
-        return uuid, self.exchanges[slug]
+        return self.exchanges[slug]
 
 
 def collect(
@@ -48,14 +47,15 @@ def collect(
     exchanges: dict[str, int] | None = None,
 ) -> tuple[list[Any], Small]:
     """Every row of the file parsed (``exchanges``: the slugs rows may name), and the
-    problems of those that did not parse."""
+    problems of those that did not parse (``parse`` raises :class:`.cells.BadRow` with
+    every reason a row is bad: it checks each cell with :class:`.cells.Reasons`)."""
     small = Small(Problems(kind), exchanges or {})
     parsed = []
     for row in file_rows(stream, kind, small.problems):
         try:
             parsed.append(parse(row, small))
         except InvalidValue as exc:
-            small.problems.add(row.line, exc.message)
+            add_reasons(small.problems, row.line, exc)
     return parsed, small
 
 
