@@ -1,4 +1,4 @@
-"""CSV export and import of 1,000,000 bookings, their memory, and ``stats`` over them.
+"""CSV and XLSX export and import of 1,000,000 bookings, their memory, and ``stats`` over them.
 
     python bench/transfer.py [--bookings 1000000] [--small 10000] [--postgres URL] [--update-readme]
 
@@ -18,6 +18,8 @@ names, emails, phones and notes (some with commas and leading '+').
   ``INSERT ... SELECT`` and the same recount. The baselines validate nothing.
 * Memory: peak RSS of the export and import processes for the full file and
   for a ``--small`` one (target: the large <= 1.3x the small).
+* XLSX: the same export and import as a workbook (``-o FILE.xlsx``), against the CSV
+  figures of the same run, and their peak memory for the full and the small file.
 * Stats: ``slotctl stats --from --to`` over the whole year (process time), and
   ``slotctl stats`` with its default window on the same database.
 
@@ -323,6 +325,14 @@ def measure(label: str, url: str, small_url: str, bookings: int, work: Path) -> 
         f"| {label}: export {bookings:,} bookings | {ours:.2f} s | {raw:.2f} s | {ours / raw:.2f}x | <= 1.5x |"
     )
     _, small_export_mb = slotctl(small_url, "bookings", "export", "-o", str(work / "small.csv"))
+    # XLSX: the same bookings as a workbook, against this run's CSV figures
+    book_file, small_book = work / f"{label}-ours.xlsx", work / "small.xlsx"
+    book, book_mb = slotctl(url, "bookings", "export", "-o", str(book_file))
+    _, small_book_mb = slotctl(small_url, "bookings", "export", "-o", str(small_book))
+    xlsx_rows = [
+        f"| {label}: export {bookings:,} bookings as XLSX, vs CSV | {book:.2f} s | {ours:.2f} s"
+        f" | {book / ours:.2f}x | |"
+    ]
     stats, _ = slotctl(
         url,
         "stats",
@@ -345,6 +355,23 @@ def measure(label: str, url: str, small_url: str, bookings: int, work: Path) -> 
     rows.append(
         f"| {label}: import {bookings:,} bookings | {ours:.2f} s | {raw:.2f} s | {ours / raw:.2f}x | <= 1.5x |"
     )
+    empty_bookings(url)
+    book, book_import_mb = slotctl(url, "bookings", "import", str(book_file))
+    assert count_bookings(url)[0] == bookings
+    xlsx_rows.append(
+        f"| {label}: import {bookings:,} bookings from XLSX, vs CSV | {book:.2f} s | {ours:.2f} s"
+        f" | {book / ours:.2f}x | |"
+    )
+    empty_bookings(small_url)
+    _, small_book_import_mb = slotctl(small_url, "bookings", "import", str(small_book))
+    xlsx_rows.append(
+        f"| {label}: XLSX export peak memory, {bookings:,} vs small file | {book_mb:.0f} MB"
+        f" | {small_book_mb:.0f} MB | {book_mb / small_book_mb:.2f}x | <= 1.3x |"
+    )
+    xlsx_rows.append(
+        f"| {label}: XLSX import peak memory, {bookings:,} vs small file | {book_import_mb:.0f} MB"
+        f" | {small_book_import_mb:.0f} MB | {book_import_mb / small_book_import_mb:.2f}x | <= 1.3x |"
+    )
     empty_bookings(small_url)
     _, small_import_mb = slotctl(small_url, "bookings", "import", str(work / "small.csv"))
     rows.append(
@@ -361,7 +388,7 @@ def measure(label: str, url: str, small_url: str, bookings: int, work: Path) -> 
     rows.append(
         f"| {label}: `slotctl stats`, default window (30 days back and ahead), same database | {default_stats:.2f} s | | | |"
     )
-    return rows
+    return rows + xlsx_rows
 
 
 def main() -> int:

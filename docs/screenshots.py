@@ -10,12 +10,19 @@ below as a fresh process with colour forced on and a 100-column terminal, and
 records the ANSI output with Rich's SVG export. Nothing outside the temporary
 directory is read or written except the SVG files; the user's own database and
 configuration are never touched.
+
+``img/workbook.png`` is the demo's bookings exported as a workbook
+(``slotctl bookings export --exchange downtown -o bookings.xlsx``) and printed by
+LibreOffice Calc itself (``soffice --headless --convert-to pdf``; the sheet's print
+setup is slotctl's: landscape, one page wide), its top left rendered with
+``pdftoppm`` (Debian's poppler-utils). Without those two programs it is skipped.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -86,6 +93,39 @@ def to_svg(ansi: str, title: str) -> str:
     return console.export_svg(title=title)
 
 
+def workbook(env: dict[str, str], workdir: Path) -> None:
+    """The bookings sheet as LibreOffice Calc prints it: ``img/workbook.png``."""
+    soffice, pdftoppm = shutil.which("soffice"), shutil.which("pdftoppm")
+    if soffice is None or pdftoppm is None:
+        print("Skipped img/workbook.png: needs soffice (LibreOffice) and pdftoppm (poppler)")
+        return
+    book = workdir / "bookings.xlsx"
+    run(["bookings", "export", "--exchange", "downtown", "-o", str(book)], env, workdir)
+    profile = f"-env:UserInstallation=file://{workdir / 'lo-profile'}"
+    subprocess.run(
+        [
+            soffice,
+            profile,
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(workdir),
+            str(book),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    target = IMAGES / "workbook"  # pdftoppm adds .png; the crop: the sheet's top left
+    crop = ["-x", "230", "-y", "250", "-W", "2050", "-H", "520"]
+    subprocess.run(
+        [pdftoppm, "-png", "-r", "330", "-f", "1", "-l", "1", "-singlefile", *crop,
+         str(workdir / "bookings.pdf"), str(target)],
+        check=True,
+    )  # fmt: skip
+    print(f"Wrote {target}.png")
+
+
 def main() -> int:
     IMAGES.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="slotctl-shots-") as name:
@@ -97,6 +137,7 @@ def main() -> int:
             svg = to_svg(run(args, env, workdir), title)
             (IMAGES / filename).write_text(svg, encoding="utf-8", newline="\n")
             print(f"Wrote {IMAGES / filename}")
+        workbook(env, workdir)
     return 0
 
 

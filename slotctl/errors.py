@@ -43,6 +43,7 @@ class InvalidFile(SlotctlError):
     def __init__(self, message: str, problems: list[tuple[int, str]] | None = None) -> None:
         super().__init__(message)
         self.problems = problems or []
+        self.sheet: str | None = None  # a workbook's sheet: problems are its rows, not lines
 
 
 class Unavailable(SlotctlError):

@@ -15,7 +15,7 @@ import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol, runtime_checkable
 
 from slotctl.errors import InvalidFile, NotFound
 
@@ -92,13 +92,27 @@ def check_header(
         )
 
 
-def read_cells(
-    stream: IO[str], what: str
-) -> tuple[list[str], Iterator[tuple[int, list[str]] | tuple[int, str]]]:
+Cells = tuple[list[str], Iterator[tuple[int, list[str]] | tuple[int, str]]]
+
+
+@runtime_checkable
+class CellSource(Protocol):
+    """Rows that are not a CSV stream (a workbook's sheet), already as CSV cells' text."""
+
+    def cells(self, what: str) -> Cells: ...
+
+
+Source = IO[str] | CellSource  # what an import reads: a CSV text stream, or a sheet
+
+
+def read_cells(stream: Source, what: str) -> Cells:
     """The header and an iterator of ``(line, cells)`` as read (still neutralised); a row
     that cannot be used is ``(line, reason)``. ``line`` is where the record starts (the
     header is line 1). Quoted fields may hold commas and newlines; blank lines are skipped.
+    A :class:`CellSource` gives its own rows, numbered as it numbers them.
     """
+    if isinstance(stream, CellSource):
+        return stream.cells(what)
     reader = csv.reader(stream, strict=True)
     try:
         header = next(reader, None)
@@ -135,7 +149,7 @@ def read_cells(
     return columns, rows()
 
 
-def read_rows(stream: IO[str], what: str) -> tuple[list[str], Iterator[Row | tuple[int, str]]]:
+def read_rows(stream: Source, what: str) -> tuple[list[str], Iterator[Row | tuple[int, str]]]:
     """Like :func:`read_cells`, with each good row as a :class:`Row` of decoded cells."""
     columns, cells_iter = read_cells(stream, what)
 

@@ -819,7 +819,9 @@ def value_strategies(world: World, database_url: str) -> dict[str, Values]:
             ("mon-fri 00:00-24:00,24:00-24:00", "mon-fri", "Z\udcffed"),
         ),
         "FILE": local_paths(csv_files, ["exports/bookings.json", "missing.csv", ".", "-"]),
-        "DIR": local_paths(["exports", "out", "out/nested/deeper"], ["exports/exchanges.csv"]),
+        "PATH": local_paths(
+            ["exports", "out", "out/nested/deeper", "out/all.xlsx"], ["exports/exchanges.csv"]
+        ),
         "--from": dates,
         "--to": dates,
         "--day": dates,

@@ -47,11 +47,15 @@ def _wants_json(args: Sequence[str]) -> bool:
 
 
 def _report(
-    message: str, code: str, args: Sequence[str], problems: list[tuple[int, str]] | None = None
+    message: str,
+    code: str,
+    args: Sequence[str],
+    problems: list[tuple[int, str]] | None = None,
+    sheet: str | None = None,
 ) -> None:
     from slotctl.render import error
 
-    error(message, code, as_json=_wants_json(args), problems=problems)
+    error(message, code, as_json=_wants_json(args), problems=problems, sheet=sheet)
 
 
 class _PipeClosed(Exception):
@@ -137,7 +141,13 @@ class SlotctlGroup(TyperGroup):
             )
             return result if isinstance(result, int) else 0
         except SlotctlError as exc:
-            _report(exc.message, exc.code, argv, getattr(exc, "problems", None))
+            _report(
+                exc.message,
+                exc.code,
+                argv,
+                getattr(exc, "problems", None),
+                getattr(exc, "sheet", None),
+            )
             return exc.exit_code
         except click_exceptions.UsageError as exc:
             hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""

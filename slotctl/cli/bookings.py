@@ -390,12 +390,18 @@ def export(
     to_date: ToDate = None,
     output: Output = None,
     as_: Annotated[
-        BookingsAs, typer.Option("--as", help="File format: csv, json or ics (iCalendar).")
-    ] = BookingsAs.csv,
+        BookingsAs | None,
+        typer.Option(
+            "--as",
+            help="File format: csv, json, xlsx or ics (iCalendar); default: the --output"
+            " suffix, else csv.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Export bookings by slot start, streamed.
 
-    As CSV, JSON, or an iCalendar file.
+    As CSV, JSON, an XLSX workbook or an iCalendar file.
 
     \b
     Example:

@@ -19,7 +19,7 @@ from slotctl.cli.options import (
     write,
 )
 from slotctl.cli.runtime import current
-from slotctl.cli.transfer import As, ExportAs, Output, export_records, import_command
+from slotctl.cli.transfer import As, Output, export_records, import_command
 from slotctl.wording import counted
 
 if TYPE_CHECKING:
@@ -197,7 +197,7 @@ def remove(slug: Slug, yes: Yes = False, fmt: Format = OutputFormat.table) -> No
 
 
 @app.command("export")
-def export(output: Output = None, as_: As = ExportAs.csv) -> None:
+def export(output: Output = None, as_: As = None) -> None:
     """Export every exchange (CSV columns: the exchange's JSON fields).
 
     \b

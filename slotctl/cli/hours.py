@@ -21,7 +21,6 @@ from slotctl.cli.options import (
 from slotctl.cli.runtime import current
 from slotctl.cli.transfer import (
     As,
-    ExportAs,
     Output,
     export_records,
     import_command,
@@ -220,7 +219,7 @@ def holidays(
 
 
 @app.command("export")
-def export(slug: OptionalSlug = None, output: Output = None, as_: As = ExportAs.csv) -> None:
+def export(slug: OptionalSlug = None, output: Output = None, as_: As = None) -> None:
     """Export business hours.
 
     Columns: uuid, exchange, weekday, day, opens_at, closes_at.

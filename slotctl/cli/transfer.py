@@ -27,6 +27,7 @@ from slotctl.wording import counted
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from slotctl.tabular import Source
     from slotctl.transfer.cells import ImportResult
     from slotctl.transfer.export import Filters
 
@@ -34,12 +35,33 @@ if TYPE_CHECKING:
 class ExportAs(StrEnum):
     csv = "csv"
     json = "json"
+    xlsx = "xlsx"
 
 
 class BookingsAs(StrEnum):
     csv = "csv"
     json = "json"
+    xlsx = "xlsx"
     ics = "ics"
+
+
+def export_format(requested: StrEnum | None, output: Path | None, allowed: type[StrEnum]) -> str:
+    """The format of an export: ``--as``, else the one the file name's suffix names
+    (``march.xlsx``), else CSV. ``--as`` contradicting the suffix exits 2, and so does a
+    workbook bound for a terminal."""
+    from slotctl.errors import InvalidValue
+
+    suffix = output.suffix.lower().removeprefix(".") if output is not None else ""
+    implied = suffix if suffix in allowed.__members__ else None
+    if requested is not None and implied is not None and requested.value != implied:
+        raise InvalidValue(
+            f"--as {requested.value} does not match the file name {output}: "
+            f"use a .{requested.value} name or leave --as out"
+        )
+    chosen = requested.value if requested is not None else implied or "csv"
+    if chosen == "xlsx" and output is None and sys.stdout.isatty():
+        raise InvalidValue("a workbook is binary: give --output FILE.xlsx or redirect stdout")
+    return chosen
 
 
 Output = Annotated[
@@ -60,7 +82,14 @@ InputFile = Annotated[
         show_default=False,
     ),
 ]
-As = Annotated[ExportAs, typer.Option("--as", help="File format: csv or json.")]
+As = Annotated[
+    ExportAs | None,
+    typer.Option(
+        "--as",
+        help="File format: csv, json or xlsx (default: the --output suffix, else csv).",
+        show_default=False,
+    ),
+]
 
 
 _ONE = {"exchanges": "exchange", "hours": "shift", "closures": "closure", "slots": "slot"}
@@ -117,6 +146,13 @@ def _write_to(session: Session, kind: str, filters: Filters, out: IO[bytes], fmt
     from slotctl.transfer import export
 
     query = export.build(session, kind, filters, neutralise=fmt == "csv")
+    if fmt == "xlsx":
+        from slotctl.transfer.xlsx import Sheet, write_workbook
+
+        (count,) = write_workbook(
+            out, [Sheet(kind, query.columns, export.iter_rows(session, query))]
+        )
+        return count
     if fmt == "ics":
         from slotctl.transfer.ics import write_ics
 
@@ -139,7 +175,7 @@ def _write(session: Session, kind: str, filters: Filters, output: Path | None, f
 def export_records(
     kind: str,
     output: Path | None,
-    fmt: StrEnum,
+    fmt: StrEnum | None,
     exchange: str | None = None,
     from_date: str | None = None,
     to_date: str | None = None,
@@ -151,8 +187,9 @@ def export_records(
     filters = Filters(
         exchange, from_date, to_date, default_timezone=state.settings.default_timezone
     )
+    chosen = export_format(fmt, output, BookingsAs if kind == "bookings" else ExportAs)
     with state.session(readonly=True) as session:
-        _write(session, kind, filters, output, fmt.value)
+        _write(session, kind, filters, output, chosen)
 
 
 def period_export_command(kind: str, doc: str) -> Callable[..., None]:
@@ -163,7 +200,7 @@ def period_export_command(kind: str, doc: str) -> Callable[..., None]:
         from_date: FromDate = None,
         to_date: ToDate = None,
         output: Output = None,
-        as_: As = ExportAs.csv,
+        as_: As = None,
     ) -> None:
         export_records(kind, output, as_, slug, from_date, to_date)
 
@@ -191,13 +228,23 @@ def _print_results(results: list[ImportResult], fmt: OutputFormat) -> None:
 def _run_import(
     kind: str, file: str, dry_run: bool, session: Session, prefix: str = ""
 ) -> ImportResult:
+    """Import ``file`` (CSV, or a workbook: told by its content) as records of ``kind``."""
+    from slotctl.transfer.xlsx import open_source
+
+    with open_source(file, kind) as source:
+        return _import_source(kind, source, dry_run, session, prefix)
+
+
+def _import_source(
+    kind: str, source: Source, dry_run: bool, session: Session, prefix: str = ""
+) -> ImportResult:
     from slotctl.errors import InvalidFile
-    from slotctl.tabular import open_input
     from slotctl.transfer.bookings import import_bookings
     from slotctl.transfer.exchanges import import_exchanges
     from slotctl.transfer.hours import import_closures, import_hours
     from slotctl.transfer.slots import import_slots
     from slotctl.transfer.staging import BULK_ROWS, refresh_statistics
+    from slotctl.transfer.xlsx import SheetCells
 
     settings = current().settings
     importers: dict[str, Callable[..., ImportResult]] = {
@@ -207,13 +254,15 @@ def _run_import(
         "slots": import_slots,
         "bookings": partial(import_bookings, actor=settings.actor),
     }
-    with open_input(file) as stream:
-        try:
-            result = importers[kind](session, stream, dry_run=dry_run)
-        except InvalidFile as exc:
-            if prefix:
-                exc.message = f"{prefix}: {exc.message}"
-            raise
+    try:
+        result = importers[kind](session, source, dry_run=dry_run)
+    except InvalidFile as exc:
+        if isinstance(source, SheetCells):  # rows of a sheet, not lines of a file
+            exc.sheet = source.sheet
+            prefix = f"{source.workbook.name}, sheet {source.sheet}"
+        if prefix:
+            exc.message = f"{prefix}: {exc.message}"
+        raise
     if not dry_run and result.created + result.updated >= BULK_ROWS:
         refresh_statistics(session)
     return result
@@ -236,29 +285,79 @@ def import_command(kind: str, doc: str) -> Callable[..., None]:
 # The whole database ---------------------------------------------------------------------
 
 Directory = Annotated[
-    Path, typer.Argument(metavar="DIR", help="The folder of CSV files.", show_default=False)
+    Path,
+    typer.Argument(
+        metavar="PATH",
+        help="A folder of CSV files (slotctl.xlsx in it with --as xlsx), or a FILE.xlsx.",
+        show_default=False,
+    ),
 ]
+WORKBOOK = "slotctl.xlsx"  # the whole database as one workbook, in a folder
 
 
-def export_all(directory: Directory) -> None:
-    """Export the whole database to DIR.
+class AllAs(StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
 
-    CSV files (exchanges, hours, closures, slots, bookings), from one consistent
-    snapshot.
+
+def export_all(
+    directory: Directory,
+    as_: Annotated[
+        AllAs | None,
+        typer.Option(
+            "--as",
+            help="csv: a file per record type; xlsx: one workbook, a sheet per record type"
+            " (default: xlsx when PATH ends in .xlsx, else csv).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Export the whole database to PATH.
+
+    CSV files (exchanges, hours, closures, slots, bookings), or one workbook with a
+    sheet per record type, from one consistent snapshot.
 
     \b
-    Example:
+    Examples:
       slotctl export backup/
+      slotctl export backup.xlsx
     """
     from slotctl.errors import InvalidValue
     from slotctl.render import notice
+    from slotctl.transfer import export
     from slotctl.transfer.export import KINDS, Filters, snapshot
 
     state = current()
-    if directory.exists() and not directory.is_dir():
-        raise InvalidValue(f"{directory} is a file, not a folder")
-    directory.mkdir(parents=True, exist_ok=True)
     everything = Filters(default_timezone=state.settings.default_timezone)
+    if directory.suffix.lower() == ".xlsx" and not directory.is_dir():
+        chosen = export_format(as_, directory, AllAs)
+        workbook: Path | None = directory
+    else:
+        chosen = as_.value if as_ is not None else "csv"
+        if directory.exists() and not directory.is_dir():
+            raise InvalidValue(f"{directory} is a file, not a folder")
+        directory.mkdir(parents=True, exist_ok=True)
+        workbook = directory / WORKBOOK if chosen == "xlsx" else None
+    if workbook is not None:
+        from slotctl.transfer.xlsx import Sheet, write_workbook
+
+        with state.session(readonly=True) as session, _files([workbook]) as (out,):
+            snapshot(session)
+            queries = {
+                kind: export.build(session, kind, everything, neutralise=False) for kind in KINDS
+            }
+            counts = write_workbook(
+                out,
+                (
+                    Sheet(kind, query.columns, export.iter_rows(session, query))
+                    for kind, query in queries.items()
+                ),
+            )
+        written = ", ".join(
+            _records(count, kind) for kind, count in zip(KINDS, counts, strict=True)
+        )
+        notice(f"Wrote {written} to {workbook}.")
+        return
     paths = [directory / f"{kind}.csv" for kind in KINDS]  # parents first, as import reads
     with state.session(readonly=True) as session, _files(paths) as files:
         snapshot(session)
@@ -270,31 +369,56 @@ def export_all(directory: Directory) -> None:
         notice(f"Wrote {_records(count, kind)} to {path}.")
 
 
+def _head(path: Path) -> bytes:
+    with path.open("rb") as file:
+        return file.read(8)
+
+
 def import_all(
     directory: Directory, dry_run: DryRun = False, fmt: Format = OutputFormat.table
 ) -> None:
-    """Import the files of DIR in one transaction.
+    """Import the files of PATH in one transaction.
 
-    The CSV files `slotctl export` writes.
+    The CSV files `slotctl export` writes in a folder, or a workbook with a sheet per
+    record type (FILE.xlsx, or slotctl.xlsx in a folder without CSV files).
 
-    Files missing from DIR are skipped. The first file with bad rows stops the
-    import: its rows are listed (exit 5) and nothing at all is written.
+    Files or sheets missing are skipped, other sheets ignored. The first file with
+    bad rows stops the import: its rows are listed (exit 5) and nothing at all is
+    written.
 
     \b
-    Example:
+    Examples:
       slotctl import backup/ --dry-run
+      slotctl import backup.xlsx
     """
-    from slotctl.errors import NotFound
+    from slotctl.errors import InvalidFile, NotFound
     from slotctl.transfer.export import KINDS
+    from slotctl.transfer.xlsx import SheetCells, is_workbook, open_workbook
 
-    present = [kind for kind in KINDS if (directory / f"{kind}.csv").is_file()]
-    if not present:
-        raise NotFound(f"no {', '.join(f'{k}.csv' for k in KINDS)} in {directory}")
+    if not directory.exists():
+        raise NotFound(f"no such file or folder: {directory}")
+    workbook = directory
+    present = []
+    if directory.is_dir():
+        present = [kind for kind in KINDS if (directory / f"{kind}.csv").is_file()]
+        workbook = directory / WORKBOOK
+        if not present and not workbook.is_file():
+            names = ", ".join(f"{k}.csv" for k in KINDS)
+            raise NotFound(f"no {names} nor {WORKBOOK} in {directory}")
+    elif not is_workbook(_head(directory)):
+        raise InvalidFile(f"{directory} is neither a folder nor a workbook")
     results = []
     with current().session() as session:
-        for kind in present:  # a dry run writes, so later files see earlier ones, then undoes
-            path = directory / f"{kind}.csv"
-            results.append(_run_import(kind, str(path), False, session, prefix=str(path)))
+        if present:  # a dry run writes, so later files see earlier ones, then undoes
+            for kind in present:
+                path = directory / f"{kind}.csv"
+                results.append(_run_import(kind, str(path), False, session, prefix=str(path)))
+        else:
+            with open_workbook(str(workbook)) as book:
+                for kind in (k for k in KINDS if k in book.sheets):
+                    results.append(_import_source(kind, SheetCells(book, kind), False, session))
+            if not results:
+                raise NotFound(f"no sheet named {', '.join(KINDS)} in {workbook}")
         if dry_run:
             session.rollback()
     for result in results:

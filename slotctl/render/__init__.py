@@ -254,14 +254,21 @@ _LINE_BREAKS = str.maketrans({char: f"\\u{ord(char):04x}" for char in "\x85\u202
 
 
 def error(
-    message: str, code: str, *, as_json: bool, problems: Sequence[tuple[int, str]] | None = None
+    message: str,
+    code: str,
+    *,
+    as_json: bool,
+    problems: Sequence[tuple[int, str]] | None = None,
+    sheet: str | None = None,
 ) -> None:
     """The one-line error of docs/cli.md on stderr; then, for a bad import file, one line per
-    bad row (``line N: reason``)."""
+    bad row (``line N: reason``; ``row N: reason`` for a workbook's ``sheet``)."""
+    unit = "line" if sheet is None else "row"
     if as_json:
         body: dict[str, Any] = {"code": code, "message": message}
         if problems:
-            body["problems"] = [{"line": line, "message": text} for line, text in problems]
+            where: dict[str, Any] = {} if sheet is None else {"sheet": sheet}
+            body["problems"] = [{**where, unit: line, "message": text} for line, text in problems]
         text = json.dumps({"error": body}, ensure_ascii=False).translate(_LINE_BREAKS)
         sys.stderr.write(text + "\n")
         return
@@ -270,7 +277,7 @@ def error(
     console.print(text, style="red", highlight=False, markup=False, soft_wrap=True)
     for line, reason in problems or ():
         console.print(
-            f"  line {line}: {' '.join(reason.split())}",
+            f"  {unit} {line}: {' '.join(reason.split())}",
             highlight=False,
             markup=False,
             soft_wrap=True,

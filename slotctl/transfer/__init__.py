@@ -1,6 +1,8 @@
-"""Transfer: CSV, JSON and ICS export and CSV import of every record type.
+"""Transfer: CSV, JSON, XLSX and ICS export and CSV and XLSX import of every record type.
 
-Export (:mod:`.export`, :mod:`.ics`) streams records rendered by the database.
+Export (:mod:`.export`, :mod:`.ics`, :mod:`.xlsx`) streams records rendered by the
+database. A workbook is read into the same CSV-cell text (:mod:`.xlsx`), so every
+rule below holds for it unchanged.
 Import is split by record type (:mod:`.exchanges`, :mod:`.hours`, :mod:`.slots`,
 :mod:`.bookings`) over one shared cell layer (:mod:`.cells`) that uses the
 validators of :mod:`slotctl.domain`, and one staging layer (:mod:`.staging`).

@@ -7,14 +7,14 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import partial
-from typing import IO, Any
+from typing import Any
 
 from slotctl import domain
 from slotctl.db.models import new_uuids
 from slotctl.errors import InvalidValue
 from slotctl.records import BOOKING_FIELDS
 from slotctl.services.bookings import draw_reference
-from slotctl.tabular import check_header, decode_cell, read_cells
+from slotctl.tabular import Source, check_header, decode_cell, read_cells
 from slotctl.transfer.cells import (
     BATCH,
     CANONICAL_UUID,
@@ -190,7 +190,7 @@ class _Parser:
 
 
 def booking_rows(
-    stream: IO[str],
+    stream: Source,
     stage: Stage,
     now: datetime,
     problems: Problems,

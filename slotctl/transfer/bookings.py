@@ -4,7 +4,6 @@ file: :mod:`.booking_rows`)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import IO
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Session
 from slotctl import clock, domain
 from slotctl.services import seats
 from slotctl.services.bookings import draw_reference
+from slotctl.tabular import Source
 from slotctl.transfer.booking_rows import (
     COLUMNS,
     PARSED,
@@ -29,7 +29,7 @@ from slotctl.wording import counted
 
 
 def import_bookings(
-    session: Session, stream: IO[str], *, actor: str, dry_run: bool = False
+    session: Session, stream: Source, *, actor: str, dry_run: bool = False
 ) -> ImportResult:
     """Import a bookings file (see the module's docstring).
 

@@ -8,14 +8,14 @@ import uuid as uuid_module
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from typing import IO, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from slotctl.bounds import Bound, check_date
 from slotctl.domain import clean_text
 from slotctl.domain import email as check_email
 from slotctl.errors import InvalidFile, InvalidValue
 from slotctl.parsing import parse_instant, parse_time
-from slotctl.tabular import Row, check_header, read_rows
+from slotctl.tabular import Row, Source, check_header, read_rows
 from slotctl.transfer.export import FIELDS
 from slotctl.wording import counted
 
@@ -240,7 +240,7 @@ class Emails:
 
 
 def file_rows(
-    stream: IO[str], kind: str, problems: Problems, header: list[str] | None = None
+    stream: Source, kind: str, problems: Problems, header: list[str] | None = None
 ) -> Iterator[Row]:
     columns, rows = read_rows(stream, kind)
     check_header(columns, FIELDS[kind], REQUIRED[kind], kind)

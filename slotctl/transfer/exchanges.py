@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,7 +12,7 @@ from slotctl.bounds import ADVANCE_DAYS, NOTICE_MINUTES
 from slotctl.db.models import Exchange, TimeSlot
 from slotctl.parsing import validate_timezone
 from slotctl.records import EXCHANGE_FIELDS
-from slotctl.tabular import Row
+from slotctl.tabular import Row, Source
 from slotctl.transfer.cells import ImportResult, Reasons, cell_bool, cell_instant, cell_int
 from slotctl.transfer.small import Item, Small, apply, collect
 
@@ -20,7 +20,7 @@ _EXCHANGE_OPTIONAL = tuple(f for f in EXCHANGE_FIELDS if f not in ("uuid", "slug
 
 
 def import_exchanges(
-    session: Session, stream: IO[str], *, default_timezone: str, dry_run: bool = False
+    session: Session, stream: Source, *, default_timezone: str, dry_run: bool = False
 ) -> ImportResult:
     now = clock.now()
     slugs: dict[str, int] = {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import IO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,7 +11,7 @@ from slotctl import domain
 from slotctl.bounds import WEEKDAY
 from slotctl.db.models import BusinessHours, Closure
 from slotctl.parsing import DAY_NAMES, format_time, parse_days, parse_time
-from slotctl.tabular import Row
+from slotctl.tabular import Row, Source
 from slotctl.transfer.cells import ImportResult, Reasons, cell_date, cell_int, cell_time
 from slotctl.transfer.small import Item, Small, apply, collect, exchange_ids
 
@@ -52,7 +51,7 @@ def _hours_row(row: Row, small: Small) -> Item:
     return uuid, values, row.line
 
 
-def import_hours(session: Session, stream: IO[str], *, dry_run: bool = False) -> ImportResult:
+def import_hours(session: Session, stream: Source, *, dry_run: bool = False) -> ImportResult:
     parsed, small = collect(stream, "hours", _hours_row, exchange_ids(session))
     # The week after the import: shifts not in the file stay; check overlaps per day.
     named = {u for u, _, _ in parsed if u is not None}
@@ -106,7 +105,7 @@ def _closure_row(row: Row, small: Small) -> Item:
     return uuid, values, row.line
 
 
-def import_closures(session: Session, stream: IO[str], *, dry_run: bool = False) -> ImportResult:
+def import_closures(session: Session, stream: Source, *, dry_run: bool = False) -> ImportResult:
     items, small = collect(stream, "closures", _closure_row, exchange_ids(session))
     small.problems.raise_if_any()
     return apply(session, "closures", Closure, items, dry_run)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import IO, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -13,7 +13,7 @@ from slotctl import clock
 from slotctl.bounds import CAPACITY
 from slotctl.db.models import Exchange, new_uuids
 from slotctl.errors import InvalidValue
-from slotctl.tabular import Row
+from slotctl.tabular import Row, Source
 from slotctl.transfer.cells import (
     ImportResult,
     Problems,
@@ -174,7 +174,7 @@ class _SlotParser:
         return r.found
 
 
-def import_slots(session: Session, stream: IO[str], *, dry_run: bool = False) -> ImportResult:
+def import_slots(session: Session, stream: Source, *, dry_run: bool = False) -> ImportResult:
     now = clock.now()
     problems = Problems("slots")
     exchanges = {e.slug: e for e in session.scalars(select(Exchange))}

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from slotctl.db.models import Exchange
 from slotctl.errors import InvalidValue
-from slotctl.tabular import Row
+from slotctl.tabular import Row, Source
 from slotctl.transfer.cells import ImportResult, Problems, add_reasons, cell_uuid, file_rows
 
 
@@ -41,7 +41,7 @@ class Small:
 
 
 def collect(
-    stream: IO[str],
+    stream: Source,
     kind: str,
     parse: Callable[[Row, Small], Any],
     exchanges: dict[str, int] | None = None,
