@@ -318,7 +318,7 @@ def export_all(
     sheet per record type, from one consistent snapshot.
 
     \b
-    Examples:
+    Example:
       slotctl export backup/
       slotctl export backup.xlsx
     """
@@ -387,7 +387,7 @@ def import_all(
     written.
 
     \b
-    Examples:
+    Example:
       slotctl import backup/ --dry-run
       slotctl import backup.xlsx
     """
@@ -395,15 +395,17 @@ def import_all(
     from slotctl.transfer.export import KINDS
     from slotctl.transfer.xlsx import SheetCells, is_workbook, open_workbook
 
+    names = ", ".join(f"{k}.csv" for k in KINDS)
     if not directory.exists():
-        raise NotFound(f"no such file or folder: {directory}")
+        raise NotFound(
+            f"no such file or folder: {directory} (give a folder of {names}, or a workbook)"
+        )
     workbook = directory
     present = []
     if directory.is_dir():
         present = [kind for kind in KINDS if (directory / f"{kind}.csv").is_file()]
         workbook = directory / WORKBOOK
         if not present and not workbook.is_file():
-            names = ", ".join(f"{k}.csv" for k in KINDS)
             raise NotFound(f"no {names} nor {WORKBOOK} in {directory}")
     elif not is_workbook(_head(directory)):
         raise InvalidFile(f"{directory} is neither a folder nor a workbook")
