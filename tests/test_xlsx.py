@@ -295,3 +295,69 @@ def test_a_workbook_built_by_hand_with_one_unnamed_sheet_imports(
     book.save(tmp_path / "new.xlsx")
     ok(office("exchanges", "import", str(tmp_path / "new.xlsx")))
     assert db.scalar("SELECT timezone FROM exchanges WHERE slug = 'airport'") == "Asia/Tokyo"
+
+
+# JSON lists, as `--as json` exports them, are read the same way ------------------
+
+
+@pytest.mark.parametrize(
+    ("group", "kind"),
+    [(("bookings",), "bookings"), (("slots",), "slots"), (("hours", "closures"), "closures")],
+)
+def test_a_json_export_imports_back_unchanged_in_any_layout(
+    office: Any, db: Any, tmp_path: Path, group: tuple[str, ...], kind: str
+) -> None:
+    ok(office("hours", "closures", "add", "downtown", "2027-04-01", "--reason", "inventory"))
+    exported = tmp_path / f"{kind}.json"
+    ok(office(*group, "export", "--output", str(exported)))  # the suffix says JSON
+    records = json.loads(exported.read_text(encoding="utf-8"))
+    before = db.snapshot()
+    pretty = tmp_path / "pretty.txt"  # any layout, any name: told by content
+    pretty.write_text(json.dumps(records, indent=4, ensure_ascii=False), encoding="utf-8")
+    for path in (exported, pretty):
+        result = ok(office(*group, "import", str(path)))
+        assert f"0 created, 0 updated, {len(records)} unchanged" in result.stdout
+    assert db.snapshot() == before
+
+
+def test_bad_json_records_are_named_by_line_and_nothing_is_written(
+    office: Any, db: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "bookings.json"
+    ok(office("bookings", "export", "--as", "json", "--output", str(path)))
+    records = json.loads(path.read_text(encoding="utf-8"))
+    records[1]["customer_email"] = "nope"
+    del records[2]["notes"]
+    path.write_text(json.dumps(records, indent=1), encoding="utf-8")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    starts = [number for number, text in enumerate(lines, start=1) if text == " {"]
+    before = db.snapshot()
+    result = office("bookings", "import", str(path))
+    assert result.exit_code == 5, result.stderr
+    assert result.stderr.splitlines()[1:] == [
+        f"  line {starts[1]}: invalid email 'nope': An email address must have an @-sign.",
+        f"  line {starts[2]}: lacks notes (unlike the first record)",
+    ]
+    assert db.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("[\n", "the list is not closed with ]"),
+        ('[{"slug": "a", "name": "A"}\n{"slug": "b"}]', "a , or ] is missing on line 2"),
+        ('[{"slug": "a", "name": "A"},\n {"slug": "b", }]', "line 2: Expecting property name"),
+        ("[]", "is an empty list"),
+    ],
+)
+def test_broken_json_is_one_clear_error(
+    office: Any, db: Any, tmp_path: Path, text: str, reason: str
+) -> None:
+    path = tmp_path / "exchanges.json"
+    path.write_text(text, encoding="utf-8")
+    before = db.snapshot()
+    result = office("exchanges", "import", str(path))
+    assert result.exit_code == 5, result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert reason in result.stderr
+    assert db.snapshot() == before

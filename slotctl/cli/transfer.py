@@ -229,7 +229,7 @@ def _run_import(
     kind: str, file: str, dry_run: bool, session: Session, prefix: str = ""
 ) -> ImportResult:
     """Import ``file`` (CSV, or a workbook: told by its content) as records of ``kind``."""
-    from slotctl.transfer.xlsx import open_source
+    from slotctl.transfer.sources import open_source
 
     with open_source(file, kind) as source:
         return _import_source(kind, source, dry_run, session, prefix)
@@ -393,7 +393,8 @@ def import_all(
     """
     from slotctl.errors import InvalidFile, NotFound
     from slotctl.transfer.export import KINDS
-    from slotctl.transfer.xlsx import SheetCells, is_workbook, open_workbook
+    from slotctl.transfer.sources import open_workbook
+    from slotctl.transfer.xlsx import SheetCells, is_workbook
 
     names = ", ".join(f"{k}.csv" for k in KINDS)
     if not directory.exists():

@@ -17,18 +17,14 @@ sheets that are not record types are ignored.
 
 from __future__ import annotations
 
-import io
-import sys
 import typing
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from itertools import islice
-from pathlib import Path
 from typing import IO, Any
 
-from slotctl.errors import InvalidFile, NotFound
+from slotctl.errors import InvalidFile
 from slotctl.records import (
     BookingRecord,
     ClosureRecord,
@@ -36,7 +32,7 @@ from slotctl.records import (
     HoursRecord,
     SlotRecord,
 )
-from slotctl.tabular import Cells, Source, encode_cell
+from slotctl.tabular import Cells, encode_cell
 
 ZIP_MAGIC = b"PK\x03\x04"  # an XLSX file is a ZIP archive
 RECORDS: dict[str, type] = {
@@ -240,48 +236,3 @@ class SheetCells:
 
     def cells(self, what: str) -> Cells:
         return self.workbook.cells(self.sheet)
-
-
-def _binary(path: str) -> IO[bytes]:
-    if path == "-":
-        return sys.stdin.buffer
-    file = Path(path)
-    if not file.is_file():
-        raise NotFound(f"no such file: {path}")
-    return file.open("rb")
-
-
-@contextmanager
-def open_workbook(path: str) -> Iterator[Workbook]:
-    """A workbook file (``-``: standard input) opened for reading."""
-    with _binary(path) as binary:
-        stream = binary if binary.seekable() else io.BytesIO(binary.read())
-        workbook = Workbook(stream, "standard input" if path == "-" else path)
-        try:
-            yield workbook
-        finally:
-            workbook.close()
-
-
-@contextmanager
-def open_source(path: str, kind: str) -> Iterator[Source]:
-    """What an import of ``kind`` reads from ``path`` (``-``: standard input), told by
-    its content: a workbook's sheet (:meth:`Workbook.sheet_for`), else CSV text (UTF-8,
-    with or without a BOM, any newline)."""
-    binary = _binary(path)
-    try:
-        peek = getattr(binary, "peek", None)
-        head = peek(len(ZIP_MAGIC)) if peek is not None else b""
-        if is_workbook(head[: len(ZIP_MAGIC)]):
-            stream = binary if binary.seekable() else io.BytesIO(binary.read())
-            workbook = Workbook(stream, "standard input" if path == "-" else path)
-            try:
-                yield SheetCells(workbook, workbook.sheet_for(kind))
-            finally:
-                workbook.close()
-            return
-        with io.TextIOWrapper(binary, encoding="utf-8-sig", newline="") as text:
-            yield text
-    finally:
-        if path != "-":
-            binary.close()
