@@ -1,6 +1,7 @@
 """CSV and XLSX export and import of 1,000,000 bookings, their memory, and ``stats`` over them.
 
-    python bench/transfer.py [--bookings 1000000] [--small 10000] [--postgres URL] [--update-readme]
+    python bench/transfer.py [--bookings 1000000] [--small 10000] [--postgres URL]
+        [--update-readme [--block transfer]]
 
 Data: 10 exchanges in 10 timezones, a year of 30-minute slots 09:00-17:00
 (capacity 20), and the bookings spread over them in every status, with
@@ -400,6 +401,9 @@ def main() -> int:
     parser.add_argument("--postgres", help="URL of an empty PostgreSQL schema")
     parser.add_argument("--postgres-small", help="URL of a second empty schema (the small file)")
     parser.add_argument("--update-readme", action="store_true")
+    parser.add_argument(
+        "--block", default="transfer", help="the README's table to replace (bench:BLOCK)"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="slotctl-transfer-"))
     targets = [("SQLite", f"sqlite:///{work / 'big.db'}", f"sqlite:///{work / 'small.db'}")]
@@ -428,7 +432,7 @@ def main() -> int:
     table = "\n".join(lines)
     print(table)
     if args.update_readme:
-        update_readme("transfer", table)
+        update_readme(args.block, table)
     return 0
 
 
