@@ -351,13 +351,21 @@ def test_every_status_change_by_import_is_accepted_iff_the_lifecycle_reaches_it(
     result = ok(
         cli("bookings", "import", str(write(tmp_path / "good.csv", header, good)), "-f", "json")
     )
-    assert result.json() == {
+    summary = result.json()
+    listed = summary.pop("changes")
+    assert summary == {
         "kind": "bookings",
         "created": 0,
         "updated": changed,
         "unchanged": len(good) - changed,
         "dry_run": False,
     }
+    # each status change is listed, with its booking's reference, in the file's order
+    assert [(c["record"], c["old"], c["new"]) for c in listed if c["field"] == "status"] == [
+        (was["reference"], old, new)
+        for was, (old, new, _), steps in zip(made, cases, expected, strict=True)
+        if steps
+    ]
     after = records(cli, db, tmp_path)
     for was, (old, new, started), steps in zip(made, cases, expected, strict=True):
         now, case = after[was["uuid"]], (old, new, started)

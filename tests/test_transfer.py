@@ -276,7 +276,14 @@ def test_export_import_export_is_byte_identical_for_every_record_type(
     target = fresh()
     imported = ok(cli(*on(target, "import", str(tmp_path / "A"), "-f", "json")))
     assert imported.json() == [
-        {"kind": kind, "created": source[table], "updated": 0, "unchanged": 0, "dry_run": False}
+        {
+            "kind": kind,
+            "created": source[table],
+            "updated": 0,
+            "unchanged": 0,
+            "dry_run": False,
+            "changes": [],
+        }
         for kind, (table, _) in tables.items()
     ]
     ok(cli(*on(target, "export", str(tmp_path / "B"))))
@@ -324,7 +331,7 @@ def test_importing_an_export_twice_changes_nothing(
         "bookings": source["bookings"],
     }
     unchanged = [
-        {"kind": kind, "created": 0, "updated": 0, "unchanged": n, "dry_run": False}
+        {"kind": kind, "created": 0, "updated": 0, "unchanged": n, "dry_run": False, "changes": []}
         for kind, n in sizes.items()
     ]
 
@@ -358,6 +365,7 @@ def test_importing_an_export_twice_changes_nothing(
             "updated": 0,
             "unchanged": sizes[kind],
             "dry_run": False,
+            "changes": [],
         }
         table = ok(cli(*on(target, *command, "import", path)))
         assert (
@@ -391,7 +399,14 @@ def test_a_file_without_the_optional_timestamps_imported_twice_changes_nothing(
         for kind in files
     }
     assert results == {
-        kind: {"kind": kind, "created": 0, "updated": 0, "unchanged": 1, "dry_run": False}
+        kind: {
+            "kind": kind,
+            "created": 0,
+            "updated": 0,
+            "unchanged": 1,
+            "dry_run": False,
+            "changes": [],
+        }
         for kind in files
     }
     assert db.snapshot() == before
@@ -425,6 +440,14 @@ def test_an_edited_export_updates_the_bookings_by_uuid(
         "updated": 1,
         "unchanged": 2,
         "dry_run": False,
+        "changes": [
+            {
+                "record": bob["reference"],
+                "field": "customer_name",
+                "old": "Bob",
+                "new": "Robert Smith",
+            }
+        ],
     }
     assert db.query("SELECT customer_name FROM bookings WHERE uuid = :u", u=bob["uuid"]) == [
         ("Robert Smith",)
@@ -508,6 +531,10 @@ def test_bookings_import_counts_the_seats_the_file_frees_and_takes(
         "updated": 1,
         "unchanged": 0,
         "dry_run": False,
+        "changes": [  # Bob is created: counted, not listed
+            {"record": ann["reference"], "field": "status", "old": "confirmed", "new": "cancelled"},
+            {"record": ann["reference"], "field": "cancelled_at", "old": None, "new": NOW},
+        ],
     }
     assert seats(db, slot) == 1
     assert db.query("SELECT customer_name, status FROM bookings ORDER BY customer_name") == [
@@ -563,6 +590,7 @@ def test_a_bookings_file_with_bom_crlf_and_a_multiline_quoted_note_imports(
         "updated": 0,
         "unchanged": 0,
         "dry_run": False,
+        "changes": [],
     }
     rows = db.query(
         "SELECT customer_name, customer_email, notes, status FROM bookings ORDER BY customer_email"
@@ -839,11 +867,46 @@ def test_a_dry_run_reports_the_counts_and_writes_nothing(
     before = target.snapshot()
     result = ok(cli(*on(target, "import", str(tmp_path / "A"), "--dry-run", "-f", "json")))
     assert result.json() == [
-        {"kind": "exchanges", "created": 1, "updated": 0, "unchanged": 0, "dry_run": True},
-        {"kind": "hours", "created": 5, "updated": 0, "unchanged": 0, "dry_run": True},
-        {"kind": "closures", "created": 1, "updated": 0, "unchanged": 0, "dry_run": True},
-        {"kind": "slots", "created": 8, "updated": 0, "unchanged": 0, "dry_run": True},
-        {"kind": "bookings", "created": 2, "updated": 0, "unchanged": 0, "dry_run": True},
+        {
+            "kind": "exchanges",
+            "created": 1,
+            "updated": 0,
+            "unchanged": 0,
+            "dry_run": True,
+            "changes": [],
+        },
+        {
+            "kind": "hours",
+            "created": 5,
+            "updated": 0,
+            "unchanged": 0,
+            "dry_run": True,
+            "changes": [],
+        },
+        {
+            "kind": "closures",
+            "created": 1,
+            "updated": 0,
+            "unchanged": 0,
+            "dry_run": True,
+            "changes": [],
+        },
+        {
+            "kind": "slots",
+            "created": 8,
+            "updated": 0,
+            "unchanged": 0,
+            "dry_run": True,
+            "changes": [],
+        },
+        {
+            "kind": "bookings",
+            "created": 2,
+            "updated": 0,
+            "unchanged": 0,
+            "dry_run": True,
+            "changes": [],
+        },
     ]
     assert target.snapshot() == before
     table = ok(cli(*on(target, "import", str(tmp_path / "A"), "--dry-run")))
@@ -861,6 +924,7 @@ def test_a_dry_run_reports_the_counts_and_writes_nothing(
     path = tmp_path / "A" / "bookings.csv"
     header, rows = header_of(path), rows_of(path)
     rows[0]["status"] = "cancelled"
+    first = rows[0]["reference"]
     rows.append(
         dict.fromkeys(header, "")
         | {"slot": ann["slot"], "customer_name": "Cy", "customer_email": "cy@example.com"}
@@ -874,6 +938,10 @@ def test_a_dry_run_reports_the_counts_and_writes_nothing(
         "updated": 1,
         "unchanged": 1,
         "dry_run": True,
+        "changes": [
+            {"record": first, "field": "status", "old": "pending", "new": "cancelled"},
+            {"record": first, "field": "cancelled_at", "old": None, "new": NOW},
+        ],
     }
     assert db.snapshot() == before
     for command, file in (
@@ -911,6 +979,7 @@ def test_slots_import_places_local_times_across_dst_and_ignores_derived_columns(
         "updated": 0,
         "unchanged": 0,
         "dry_run": False,
+        "changes": [],
     }
     out = tmp_path / "dst.csv"
     ok(
@@ -1073,6 +1142,7 @@ def test_hours_import_refuses_overlaps_and_closures_default_their_end(
         "updated": 0,
         "unchanged": 0,
         "dry_run": False,
+        "changes": [],
     }
     with_column = tmp_path / "closures2.csv"
     with_column.write_text(
@@ -1353,6 +1423,7 @@ def test_import_reads_standard_input(
         "updated": 0,
         "unchanged": 0,
         "dry_run": False,
+        "changes": [],
     }
     assert db.query("SELECT customer_name, status FROM bookings ORDER BY customer_name") == [
         ("Ann", "confirmed"),

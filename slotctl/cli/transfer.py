@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -209,7 +209,13 @@ def period_export_command(kind: str, doc: str) -> Callable[..., None]:
 
 
 def _print_results(results: list[ImportResult], fmt: OutputFormat) -> None:
-    from slotctl.render import emit
+    """Each result's counts and the changed fields of its updated records: a summary line
+    and a table of changes (table), the results with their ``changes`` (JSON), or one row
+    per changed field (CSV). The changes are streamed: there may be millions."""
+    import json
+
+    from slotctl.render import emit, to_json_value, write_csv
+    from slotctl.transfer.cells import CHANGE_FIELDS, Changes
 
     if fmt is OutputFormat.table:
         for result in results:
@@ -218,25 +224,69 @@ def _print_results(results: list[ImportResult], fmt: OutputFormat) -> None:
                 f"{verb} {result.kind}: {result.created:,} created, {result.updated:,} updated,"
                 f" {result.unchanged:,} unchanged."
             )
+            rows: list[dict[str, Any]] = []
+            for change in result.changes.records():
+                rows.append(change)
+                if len(rows) == _TABLE_ROWS:  # a table of that many at a time: flat memory
+                    emit(rows, "table", columns=CHANGE_FIELDS)
+                    rows = []
+            if rows:
+                emit(rows, "table", columns=CHANGE_FIELDS)
         if results and results[0].dry_run:
             typer.echo("Dry run: nothing was written.")
         return
-    records = [result.record() for result in results]
-    emit(records[0] if len(records) == 1 else records, fmt.value)
+    if fmt is OutputFormat.csv:
+        write_csv(
+            (
+                {"kind": result.kind, **change}
+                for result in results
+                for change in result.changes.records()
+            ),
+            ("kind", *CHANGE_FIELDS),
+            sys.stdout,
+        )
+        return
+
+    class Streamed(list[Any]):
+        """The changes as a JSON list, read as the encoder writes them."""
+
+        def __init__(self, changes: Changes) -> None:
+            super().__init__()
+            self.changes = changes
+
+        def __iter__(self) -> Iterator[Any]:
+            return self.changes.records()
+
+        def __len__(self) -> int:
+            return len(self.changes)
+
+    records = [{**result.counts(), "changes": Streamed(result.changes)} for result in results]
+    json.dump(
+        records[0] if len(records) == 1 else records,
+        sys.stdout,
+        default=to_json_value,
+        indent=2,
+        ensure_ascii=False,
+    )
+    sys.stdout.write("\n")
+
+
+_TABLE_ROWS = 10_000  # changes per table printed
 
 
 def _run_import(
-    kind: str, file: str, dry_run: bool, session: Session, prefix: str = ""
+    kind: str, file: str, dry_run: bool, session: Session, accept: bool, prefix: str = ""
 ) -> ImportResult:
-    """Import ``file`` (CSV, or a workbook: told by its content) as records of ``kind``."""
+    """Import ``file`` (CSV, a workbook or JSON: told by its content) as records of
+    ``kind``; ``accept``: --accept-changes."""
     from slotctl.transfer.sources import open_source
 
     with open_source(file, kind) as source:
-        return _import_source(kind, source, dry_run, session, prefix)
+        return _import_source(kind, source, dry_run, session, accept, prefix)
 
 
 def _import_source(
-    kind: str, source: Source, dry_run: bool, session: Session, prefix: str = ""
+    kind: str, source: Source, dry_run: bool, session: Session, accept: bool, prefix: str = ""
 ) -> ImportResult:
     from slotctl.errors import InvalidFile
     from slotctl.transfer.bookings import import_bookings
@@ -255,7 +305,7 @@ def _import_source(
         "bookings": partial(import_bookings, actor=settings.actor),
     }
     try:
-        result = importers[kind](session, source, dry_run=dry_run)
+        result = importers[kind](session, source, dry_run=dry_run, accept_changes=accept)
     except InvalidFile as exc:
         if isinstance(source, SheetCells):  # rows of a sheet, not lines of a file
             exc.sheet = source.sheet
@@ -268,12 +318,27 @@ def _import_source(
     return result
 
 
+AcceptChanges = Annotated[
+    bool,
+    typer.Option(
+        "--accept-changes",
+        help="Import values that look damaged by a spreadsheet (leading zeros lost, text"
+        " garbled by a wrong encoding) instead of refusing their rows.",
+    ),
+]
+
+
 def import_command(kind: str, doc: str) -> Callable[..., None]:
     """A group's ``import`` command: every record type takes the same options."""
 
-    def command(file: InputFile, dry_run: DryRun = False, fmt: Format = OutputFormat.table) -> None:
+    def command(
+        file: InputFile,
+        dry_run: DryRun = False,
+        accept_changes: AcceptChanges = False,
+        fmt: Format = OutputFormat.table,
+    ) -> None:
         with current().session() as session:
-            result = _run_import(kind, file, dry_run, session)
+            result = _run_import(kind, file, dry_run, session, accept_changes)
             if dry_run:
                 session.rollback()
         _print_results([result], fmt)
@@ -375,7 +440,10 @@ def _head(path: Path) -> bytes:
 
 
 def import_all(
-    directory: Directory, dry_run: DryRun = False, fmt: Format = OutputFormat.table
+    directory: Directory,
+    dry_run: DryRun = False,
+    accept_changes: AcceptChanges = False,
+    fmt: Format = OutputFormat.table,
 ) -> None:
     """Import the files of PATH in one transaction.
 
@@ -415,11 +483,14 @@ def import_all(
         if present:  # a dry run writes, so later files see earlier ones, then undoes
             for kind in present:
                 path = directory / f"{kind}.csv"
-                results.append(_run_import(kind, str(path), False, session, prefix=str(path)))
+                results.append(
+                    _run_import(kind, str(path), False, session, accept_changes, prefix=str(path))
+                )
         else:
             with open_workbook(str(workbook)) as book:
                 for kind in (k for k in KINDS if k in book.sheets):
-                    results.append(_import_source(kind, SheetCells(book, kind), False, session))
+                    sheet = SheetCells(book, kind)
+                    results.append(_import_source(kind, sheet, False, session, accept_changes))
             if not results:
                 raise NotFound(f"no sheet named {', '.join(KINDS)} in {workbook}")
         if dry_run:

@@ -31,4 +31,8 @@ Derived columns (a booking's exchange and times, a slot's counters, seats and
 status) are optional and ignored: they are recomputed from the records they
 derive from. Booking import recomputes the counters of every slot it touches
 and refuses rows that would overbook a slot, like bad rows.
+
+Every import lists what it changes, field by field (:class:`.cells.Changes`), and
+refuses what a spreadsheet did to a file it opened and saved (:mod:`.damage`:
+leading zeros lost, UTF-8 read as Latin-1) unless the operator accepts it.
 """

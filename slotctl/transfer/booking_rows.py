@@ -3,6 +3,7 @@ go through here), its slot resolved a batch at a time, and staged."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -15,6 +16,7 @@ from slotctl.errors import InvalidValue
 from slotctl.records import BOOKING_FIELDS
 from slotctl.services.bookings import draw_reference
 from slotctl.tabular import Source, check_header, decode_cell, read_cells
+from slotctl.transfer import damage
 from slotctl.transfer.cells import (
     BATCH,
     CANONICAL_UUID,
@@ -44,6 +46,7 @@ STAGE = (
     ("completed_at", "ts"),
     ("cancelled_at", "ts"),
     ("cancellation_reason", "text"),
+    ("garbled", "text"),  # the text cells that look garbled (JSON: column -> cell), or null
     ("slot_id", "int"),
     ("exchange_id", "int"),
     ("existing_id", "int"),
@@ -51,7 +54,7 @@ STAGE = (
     ("old_slot_id", "int"),
     ("changed", "int"),
 )
-PARSED = 18  # columns the parser fills (slot_id and exchange_id included)
+PARSED = 19  # columns the parser fills (slot_id and exchange_id included)
 # A booking's own columns: its fields less the uuid and those derived from its slot.
 COLUMNS = tuple(
     f for f in BOOKING_FIELDS if f not in ("uuid", "exchange", "slot", "starts_at", "ends_at")
@@ -93,6 +96,8 @@ class _Parser:
             "cancellation_reason": self.reason,
         }
         self.checks = [checks[c] for c in FIELDS["bookings"] if c in checks]  # in this order
+        # The free-text cells damage.garbled looks at (a row all ASCII skips them).
+        self.texts = [(self.i[c], c) for c in damage.TEXT["bookings"] if self.i[c] >= 0]
 
     def text(self, cells: list[str], column: str) -> str:
         i = self.i[column]
@@ -157,6 +162,19 @@ class _Parser:
     def stamp(self, i: int, column: str, cells: list[str]) -> Any:
         return self.instant(cells[i], column)
 
+    def garbled(self, cells: list[str]) -> str | None:
+        """The row's text cells that look garbled (:func:`.damage.garbled`), as JSON
+        ``{column: cell}``, or None: whether that is damage depends on the stored
+        record (a value the file repeats is not), judged once the row is staged. (The
+        hot loop asks only for a row that is not all ASCII.)"""
+        found = {}
+        for i, column in self.texts:
+            value = cells[i]
+            text = decode_cell(value) if value[:1] == "'" else value
+            if damage.garbled(text) is not None:
+                found[column] = text
+        return json.dumps(found, ensure_ascii=False) if found else None
+
     def __call__(self, line: int, cells: list[str]) -> tuple[Any, ...]:
         uuid = self.uuid(cells)
         reference = self.reference(cells)
@@ -179,6 +197,7 @@ class _Parser:
             times[3],
             times[4],
             self.reason(cells),
+            None if "".join(cells).isascii() else self.garbled(cells),
         )
 
     def reasons(self, cells: list[str]) -> list[str]:

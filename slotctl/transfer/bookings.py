@@ -3,15 +3,19 @@ file: :mod:`.booking_rows`)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from itertools import islice
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from slotctl import clock, domain
+from slotctl.records import BOOKING_FIELDS
 from slotctl.services import seats
 from slotctl.services.bookings import draw_reference
 from slotctl.tabular import Source
+from slotctl.transfer import damage
 from slotctl.transfer.booking_rows import (
     COLUMNS,
     PARSED,
@@ -21,6 +25,7 @@ from slotctl.transfer.booking_rows import (
     repeated_refused,
 )
 from slotctl.transfer.cells import (
+    BATCH,
     ImportResult,
     Problems,
 )
@@ -29,7 +34,12 @@ from slotctl.wording import counted
 
 
 def import_bookings(
-    session: Session, stream: Source, *, actor: str, dry_run: bool = False
+    session: Session,
+    stream: Source,
+    *,
+    actor: str,
+    dry_run: bool = False,
+    accept_changes: bool = False,
 ) -> ImportResult:
     """Import a bookings file (see the module's docstring).
 
@@ -37,7 +47,9 @@ def import_bookings(
     capacity) are also the database's own constraints, so a file that breaks none of
     them is written without running them: inside a savepoint, and on a constraint
     violation, or with bad rows already found, or on a dry run, the checks run as SQL
-    over the staged rows and every bad row is reported, nothing written.
+    over the staged rows and every bad row is reported, nothing written. Values that
+    look damaged by a spreadsheet (:mod:`.damage`) are bad rows unless
+    ``accept_changes``; the changed fields of the updated bookings are listed.
     """
     now = clock.now()
     problems = Problems("bookings")
@@ -69,9 +81,6 @@ def import_bookings(
     if stage.sql(f"SELECT 1 FROM {st} WHERE ref_given = 0 LIMIT 1"):
         _redraw_references(stage)
     changes = _lifecycle(stage, problems, header, now, has_bookings=has_bookings)
-    if problems.count or dry_run:
-        _diagnose_bookings(stage, problems, has_bookings)
-        problems.raise_if_any()
 
     # Only the columns the file has are compared and updated: a column left out keeps
     # its value (created_at and updated_at also when their cell is empty), but a status
@@ -95,11 +104,19 @@ def import_bookings(
             f"UPDATE {st} AS st SET changed = 1 FROM bookings b"
             f" WHERE b.id = st.existing_id AND ({differs})"
         )
-    ((total, result.created, result.updated),) = stage.sql(
+    ((total, result.created, result.updated, garbled),) = stage.sql(
         "SELECT count(*), COALESCE(sum(CASE WHEN existing_id IS NULL THEN 1 ELSE 0 END), 0),"
-        f" COALESCE(sum(CASE WHEN changed = 1 THEN 1 ELSE 0 END), 0) FROM {st}"
+        " COALESCE(sum(CASE WHEN changed = 1 THEN 1 ELSE 0 END), 0),"
+        f" COALESCE(sum(CASE WHEN garbled IS NOT NULL THEN 1 ELSE 0 END), 0) FROM {st}"
     )
     result.unchanged = total - result.created - result.updated
+    if not accept_changes:
+        _damage(stage, problems, updatable, updated=bool(result.updated), garbled=bool(garbled))
+    if problems.count or dry_run:
+        _diagnose_bookings(stage, problems, has_bookings)
+        problems.raise_if_any()
+    if result.updated:
+        _list_changes(stage, result, updatable, kept)
     if dry_run or total == result.unchanged:
         stage.drop()
         return result
@@ -114,6 +131,102 @@ def import_bookings(
         raise
     stage.sql("RELEASE SAVEPOINT slotctl_import")
     return result  # the staging table goes with the connection (or the commit, on PostgreSQL)
+
+
+def _new_value(column: str, kept: set[str]) -> str:
+    """SQL: what an updated booking's ``column`` becomes (as _write_bookings sets it)."""
+    if column in kept:
+        return f"COALESCE(st.{column}, b.{column})"
+    if column == "reference":
+        return "CASE WHEN st.ref_given = 1 THEN st.reference ELSE b.reference END"
+    return f"st.{column}"
+
+
+def _damage(
+    stage: Stage, problems: Problems, updatable: list[str], *, updated: bool, garbled: bool
+) -> None:
+    """The rows whose values look damaged by a spreadsheet (:mod:`.damage`): a changed
+    text field that lost its leading zeros (set-based, over the updated rows), or a
+    garbled text cell (flagged by the parser) of a new booking or of a changed field."""
+    st = stage.name
+    texts = damage.TEXT["bookings"]
+    compared = [c for c in texts if c in updatable]
+    if updated and compared:
+        conditions = [
+            ("st.ref_given = 1 AND " if c == "reference" else "")
+            + damage.lost_zeros_sql(f"b.{c}", f"st.{c}")
+            for c in compared
+        ]
+        flags = ", ".join(f"CASE WHEN {condition} THEN 1 ELSE 0 END" for condition in conditions)
+        values = ", ".join(f"b.{c}, st.{c}" for c in compared)
+        for line, *rest in stage.sql(
+            f"SELECT st.line, {flags}, {values} FROM {st} st"
+            " JOIN bookings b ON b.id = st.existing_id"
+            f" WHERE st.changed = 1 AND ({' OR '.join(conditions)})"
+        ):
+            for k, column in enumerate(compared):
+                if rest[k]:
+                    old, new = rest[len(compared) + 2 * k : len(compared) + 2 * k + 2]
+                    problems.add(line, damage.zeros_reason(column, old, new))
+    if garbled:
+        values = ", ".join(f"b.{c}, st.{c}" for c in texts)
+        for line, existing, cells, *pairs in stage.sql(
+            f"SELECT st.line, st.existing_id, st.garbled, {values} FROM {st} st"
+            " LEFT JOIN bookings b ON b.id = st.existing_id"
+            " WHERE st.garbled IS NOT NULL AND (st.existing_id IS NULL OR st.changed = 1)"
+        ):
+            found = json.loads(cells)
+            for k, column in enumerate(texts):
+                if column not in found:
+                    continue
+                old, new = pairs[2 * k : 2 * k + 2]
+                if existing is None or (column in updatable and old != new):
+                    text = found[column]
+                    fixed = damage.garbled(text)
+                    if fixed is not None:
+                        problems.add(line, damage.garbled_reason(column, text, fixed))
+
+
+_TIMES = frozenset((*STAMPS, *domain.STAMP_COLUMNS))
+_NAMED_SLOTS = 100_000  # slot names kept while listing changes
+
+
+def _list_changes(stage: Stage, result: ImportResult, updatable: list[str], kept: set[str]) -> None:
+    """Each changed field of the updated bookings, in file order, streamed: a booking
+    named by its reference (as it is now), its slot as ``slug@YYYY-MM-DDTHH:MM``, its
+    instants as the export writes them. ``updated_at``, where the import sets it itself
+    (a file without that column), is not listed."""
+    st = stage.name
+    utc = stage.dialect.utc_text
+    fields = [c for c in BOOKING_FIELDS if c in updatable or c == "slot"]  # in their order
+
+    def shown(expression: str, column: str) -> str:
+        return utc(expression) if column in _TIMES else expression
+
+    values = ", ".join(
+        f"{shown(f'b.{c}', c)}, {shown(_new_value(c, kept), c)}" for c in fields if c != "slot"
+    )
+    rows = stage.stream(
+        f"SELECT b.reference, b.time_slot_id, st.slot_id, {values} FROM {st} st"
+        " JOIN bookings b ON b.id = st.existing_id WHERE st.changed = 1 ORDER BY st.line"
+    )
+    names: dict[int, str] = {}
+    add = result.changes.add
+    while chunk := list(islice(rows, BATCH)):
+        moved = [(old, new) for _, old, new, *_ in chunk if old != new]
+        if len(names) > _NAMED_SLOTS:
+            names.clear()
+        stage.slot_names((id_ for pair in moved for id_ in pair), names)
+        for reference, old_slot, new_slot, *pairs in chunk:
+            values_of = iter(pairs)
+            for column in fields:
+                if column == "slot":
+                    if old_slot != new_slot:
+                        add(reference, column, names[old_slot], names[new_slot])
+                    continue
+                old, new = next(values_of), next(values_of)
+                if old != new:
+                    add(reference, column, old, new)
 
 
 def _lifecycle(

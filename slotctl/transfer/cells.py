@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import heapq
+import io
+import json
 import re
+import tempfile
 import uuid as uuid_module
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime
-from typing import Any, Protocol, TypeVar
+from typing import IO, Any, Protocol, TypeVar
 
 from slotctl.bounds import Bound, check_date
 from slotctl.domain import clean_text
@@ -34,6 +38,51 @@ T = TypeVar("T")
 WHOLE_NUMBER = re.compile(r"^[+-]?[0-9]{1,20}$")
 
 
+Change = tuple[str, str, Any, Any]  # record, field, old value, new value (JSON types)
+CHANGE_FIELDS = ("record", "field", "old", "new")
+
+
+class Changes:
+    """What an import changes in the records it updates, one ``(record, field, old,
+    new)`` per changed field, in the order of the file. Up to :attr:`KEPT` of them stay
+    in memory, the rest go to a temporary file (JSON lines), so an import that changes
+    millions of fields still runs in flat memory; iterating reads them back in order."""
+
+    KEPT = 10_000
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._kept: list[Change] = []
+        self._spilled: IO[str] | None = None
+
+    def add(self, record: str, field: str, old: Any, new: Any) -> None:
+        self.count += 1
+        self._kept.append((record, field, old, new))
+        if len(self._kept) >= self.KEPT:
+            if self._spilled is None:
+                self._spilled = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+            self._spilled.writelines(json.dumps(change) + "\n" for change in self._kept)
+            self._kept.clear()
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[Change]:
+        if self._spilled is not None:
+            self._spilled.flush()
+            self._spilled.seek(0)
+            for line in self._spilled:
+                record, field, old, new = json.loads(line)
+                yield record, field, old, new
+            self._spilled.seek(0, io.SEEK_END)
+        yield from list(self._kept)
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """The changes as the import result's JSON objects."""
+        for record, field, old, new in self:
+            yield {"record": record, "field": field, "old": old, "new": new}
+
+
 @dataclass
 class ImportResult:
     kind: str
@@ -41,9 +90,20 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
     dry_run: bool = False
+    changes: Changes = dataclass_field(default_factory=Changes)  # of the updated records
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "dry_run": self.dry_run,
+        }
 
     def record(self) -> dict[str, Any]:
-        return asdict(self)
+        """The import result's JSON object (its changes read into memory)."""
+        return {**self.counts(), "changes": list(self.changes.records())}
 
 
 class Problems:

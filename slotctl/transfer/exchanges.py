@@ -20,7 +20,12 @@ _EXCHANGE_OPTIONAL = tuple(f for f in EXCHANGE_FIELDS if f not in ("uuid", "slug
 
 
 def import_exchanges(
-    session: Session, stream: Source, *, default_timezone: str, dry_run: bool = False
+    session: Session,
+    stream: Source,
+    *,
+    default_timezone: str,
+    dry_run: bool = False,
+    accept_changes: bool = False,
 ) -> ImportResult:
     now = clock.now()
     slugs: dict[str, int] = {}
@@ -70,7 +75,6 @@ def import_exchanges(
         zone = values.get("timezone")
         if mine is not None and zone not in (None, mine.timezone) and _has_slots(session, mine):
             small.problems.add(line, f"{mine.slug} has slots: its timezone cannot change")
-    small.problems.raise_if_any()
     defaults = {
         "timezone": validate_timezone(default_timezone),
         "is_active": True,
@@ -78,7 +82,17 @@ def import_exchanges(
         "created_at": now,
         "updated_at": now,
     }
-    return apply(session, "exchanges", Exchange, items, dry_run, defaults)
+    return apply(
+        session,
+        "exchanges",
+        Exchange,
+        items,
+        small,
+        lambda exchange: str(exchange.slug),  # a record is named by its slug
+        dry_run=dry_run,
+        accept_changes=accept_changes,
+        defaults=defaults,
+    )
 
 
 def _has_slots(session: Session, exchange: Exchange) -> bool:

@@ -51,7 +51,9 @@ def _hours_row(row: Row, small: Small) -> Item:
     return uuid, values, row.line
 
 
-def import_hours(session: Session, stream: Source, *, dry_run: bool = False) -> ImportResult:
+def import_hours(
+    session: Session, stream: Source, *, dry_run: bool = False, accept_changes: bool = False
+) -> ImportResult:
     parsed, small = collect(stream, "hours", _hours_row, exchange_ids(session))
     # The week after the import: shifts not in the file stay; check overlaps per day.
     named = {u for u, _, _ in parsed if u is not None}
@@ -80,8 +82,22 @@ def import_hours(session: Session, stream: Source, *, dry_run: bool = False) -> 
                     f"line {min(line_a, line_b)}" if min(line_a, line_b) else "an existing shift"
                 )
                 small.problems.add(line, f"overlaps {other} on the same day")
-    small.problems.raise_if_any()
-    return apply(session, "hours", BusinessHours, parsed, dry_run)
+    slugs = {id_: slug for slug, id_ in small.exchanges.items()}
+
+    def shift(row: BusinessHours) -> str:  # downtown mon 09:00-12:00
+        day = DAY_NAMES[row.weekday]
+        return f"{slugs.get(row.exchange_id)} {day} {row.opens_at}-{row.closes_at}"
+
+    return apply(
+        session,
+        "hours",
+        BusinessHours,
+        parsed,
+        small,
+        shift,
+        dry_run=dry_run,
+        accept_changes=accept_changes,
+    )
 
 
 def _closure_row(row: Row, small: Small) -> Item:
@@ -105,7 +121,25 @@ def _closure_row(row: Row, small: Small) -> Item:
     return uuid, values, row.line
 
 
-def import_closures(session: Session, stream: Source, *, dry_run: bool = False) -> ImportResult:
+def import_closures(
+    session: Session, stream: Source, *, dry_run: bool = False, accept_changes: bool = False
+) -> ImportResult:
     items, small = collect(stream, "closures", _closure_row, exchange_ids(session))
-    small.problems.raise_if_any()
-    return apply(session, "closures", Closure, items, dry_run)
+    slugs = {id_: slug for slug, id_ in small.exchanges.items()}
+
+    def closure(row: Closure) -> str:  # downtown 2027-03-17, downtown 2027-03-17/2027-03-19
+        days = f"{row.starts_on}"
+        if row.ends_on != row.starts_on:
+            days += f"/{row.ends_on}"
+        return f"{slugs.get(row.exchange_id)} {days}"
+
+    return apply(
+        session,
+        "closures",
+        Closure,
+        items,
+        small,
+        closure,
+        dry_run=dry_run,
+        accept_changes=accept_changes,
+    )

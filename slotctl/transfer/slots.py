@@ -174,7 +174,11 @@ class _SlotParser:
         return r.found
 
 
-def import_slots(session: Session, stream: Source, *, dry_run: bool = False) -> ImportResult:
+def import_slots(
+    session: Session, stream: Source, *, dry_run: bool = False, accept_changes: bool = False
+) -> ImportResult:
+    """Import a slots file (see the package's docstring). A slot has no free text, so
+    :mod:`.damage` has nothing to check (``accept_changes`` changes nothing)."""
     now = clock.now()
     problems = Problems("slots")
     exchanges = {e.slug: e for e in session.scalars(select(Exchange))}
@@ -260,6 +264,8 @@ def import_slots(session: Session, stream: Source, *, dry_run: bool = False) -> 
     )
     ((total,),) = stage.sql(f"SELECT count(*) FROM {st}")
     result.unchanged = total - result.created - result.updated
+    if result.updated:
+        _list_changes(stage, result, differs, blocks, exchanges)
     if dry_run or total == result.unchanged:
         stage.drop()
         return result
@@ -280,6 +286,50 @@ def import_slots(session: Session, stream: Source, *, dry_run: bool = False) -> 
     )
     stage.drop()
     return result
+
+
+def _list_changes(
+    stage: Stage,
+    result: ImportResult,
+    differs: str,
+    blocks: bool,
+    exchanges: dict[str, Exchange],
+) -> None:
+    """Each changed field of the updated slots, in file order, streamed: a slot named
+    ``slug@YYYY-MM-DDTHH:MM`` (as it is now), its times in its exchange's local time."""
+    by_id = {e.id: e for e in exchanges.values()}
+    zones: dict[int, ZoneInfo] = {}
+
+    def local(value: Any, exchange_id: int) -> datetime:
+        zone = zones.get(exchange_id)
+        if zone is None:
+            zone = zones[exchange_id] = ZoneInfo(by_id[exchange_id].timezone)
+        return stage.dialect.instant(value).astimezone(zone)
+
+    for row in stage.stream(
+        "SELECT s.exchange_id, st.exchange_id, s.starts_at, st.starts_at, s.ends_at,"
+        " st.ends_at, s.max_capacity, st.max_capacity, s.is_available, st.is_available"
+        f" FROM {stage.name} st JOIN time_slots s ON s.id = st.existing_id WHERE {differs}"
+        " ORDER BY st.line"
+    ):
+        old_exchange, new_exchange, old_starts, new_starts, old_ends, new_ends = row[:6]
+        starts = local(old_starts, old_exchange)
+        name = f"{by_id[old_exchange].slug}@{starts:%Y-%m-%dT%H:%M}"
+        fields = [
+            ("exchange", by_id[old_exchange].slug, by_id[new_exchange].slug),
+            ("starts_at", starts.isoformat(), local(new_starts, new_exchange).isoformat()),
+            (
+                "ends_at",
+                local(old_ends, old_exchange).isoformat(),
+                local(new_ends, new_exchange).isoformat(),
+            ),
+            ("max_capacity", int(row[6]), int(row[7])),
+        ]
+        if blocks:
+            fields.append(("is_available", bool(row[8]), bool(row[9])))
+        for field, old, new in fields:
+            if old != new:
+                result.changes.add(name, field, old, new)
 
 
 def _flag(stage: Stage) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from slotctl.db.models import Exchange
 from slotctl.errors import InvalidValue
 from slotctl.tabular import Row, Source
+from slotctl.transfer import damage
 from slotctl.transfer.cells import ImportResult, Problems, add_reasons, cell_uuid, file_rows
 
 
@@ -21,6 +23,9 @@ class Small:
     problems: Problems
     exchanges: dict[str, int] = field(default_factory=dict)  # slug -> id
     uuids: dict[str, int] = field(default_factory=dict)
+    # line -> {column: the cell's text}: the text cells of good rows that are not ASCII
+    # (what damage.garbled looks at, once the record they would change is known)
+    texts: dict[int, dict[str, str]] = field(default_factory=dict)
 
     def unique_uuid(self, row: Row) -> str | None:
         given = (row.values.get("uuid") or "").strip()
@@ -51,11 +56,20 @@ def collect(
     every reason a row is bad: it checks each cell with :class:`.cells.Reasons`)."""
     small = Small(Problems(kind), exchanges or {})
     parsed = []
+    text_columns = damage.TEXT[kind]
     for row in file_rows(stream, kind, small.problems):
         try:
             parsed.append(parse(row, small))
         except InvalidValue as exc:
             add_reasons(small.problems, row.line, exc)
+            continue
+        texts = {
+            column: value
+            for column in text_columns
+            if not (value := row.values.get(column) or "").isascii()
+        }
+        if texts:
+            small.texts[row.line] = texts
     return parsed, small
 
 
@@ -67,12 +81,18 @@ def apply(
     kind: str,
     model: Any,
     items: list[Item],
+    small: Small,
+    describe: Callable[[Any], str],
+    *,
     dry_run: bool,
+    accept_changes: bool = False,
     defaults: dict[str, Any] | None = None,
 ) -> ImportResult:
     """Upsert ORM rows by uuid: update the values given when one differs (a column the
     file leaves out, or an empty optional cell, keeps its value), insert otherwise (with
-    ``defaults`` for what is not given)."""
+    ``defaults`` for what is not given). Each changed field is listed under the record's
+    name (``describe``); a value that looks damaged by a spreadsheet (:mod:`.damage`)
+    is a bad row unless ``accept_changes``. Raises the file's bad rows, if any, first."""
     result = ImportResult(kind, dry_run=dry_run)
     existing = {
         row.uuid: row
@@ -80,24 +100,77 @@ def apply(
             select(model).where(model.uuid.in_([u for u, _, _ in items if u is not None]))
         )
     }
-    for uuid, values, _ in items:
+    slugs = {id_: slug for slug, id_ in small.exchanges.items()}
+    writes: list[tuple[Any, str | None, dict[str, Any]]] = []
+    for uuid, values, line in items:
         row = existing.get(uuid) if uuid is not None else None
+        changed = (
+            values if row is None else {k: v for k, v in values.items() if getattr(row, k) != v}
+        )
         if row is None:
             result.created += 1
-            if not dry_run:
-                given = {**(defaults or {}), **values}
-                session.add(model(**({"uuid": uuid} if uuid else {}), **given))
-            continue
-        changed = {k: v for k, v in values.items() if getattr(row, k) != v}
-        if not changed:
+        elif not changed:
             result.unchanged += 1
             continue
-        result.updated += 1
-        if not dry_run:
+        else:
+            result.updated += 1
+            name = describe(row)
             for key, value in changed.items():
-                setattr(row, key, value)
+                old = getattr(row, key)
+                if key == "exchange_id":  # an exchange is shown by its slug
+                    result.changes.add(name, "exchange", slugs.get(old), slugs.get(value))
+                else:
+                    result.changes.add(name, key, shown(old), shown(value))
+        if not accept_changes:
+            _damage(kind, row, changed, small.texts.get(line, {}), small.problems, line)
+        writes.append((row, uuid, changed))
+    small.problems.raise_if_any()
+    if not dry_run:
+        _write(session, model, writes, defaults or {})
     session.flush()
     return result
+
+
+def _write(
+    session: Session,
+    model: Any,
+    writes: list[tuple[Any, str | None, dict[str, Any]]],
+    defaults: dict[str, Any],
+) -> None:
+    """Insert the new rows (``row`` None; ``uuid`` when given), update the changed ones."""
+    for row, uuid, values in writes:
+        if row is None:
+            given = {**defaults, **values}
+            session.add(model(**({"uuid": uuid} if uuid else {}), **given))
+        else:
+            for key, value in values.items():
+                setattr(row, key, value)
+
+
+def _damage(
+    kind: str,
+    row: Any,
+    values: dict[str, Any],
+    texts: dict[str, str],
+    problems: Problems,
+    line: int,
+) -> None:
+    """The values of a new (``row`` None) or changed record that look damaged by a
+    spreadsheet (:func:`.damage.reasons`), as reasons of its line."""
+    for column in damage.TEXT[kind]:
+        if column in values:
+            old = None if row is None else getattr(row, column)
+            for reason in damage.reasons(column, old, values[column], texts.get(column)):
+                problems.add(line, reason)
+
+
+def shown(value: Any) -> Any:
+    """A value as the record's JSON field shows it: instants in UTC, dates as text."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 def exchange_ids(session: Session) -> dict[str, int]:

@@ -3,9 +3,10 @@ with set-based SQL, so memory stays flat whatever the size of the file."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 from slotctl.db import dialects
 from slotctl.db.engine import first_line
 from slotctl.errors import Conflict
-from slotctl.transfer.cells import CACHE_KIB, CANONICAL_INSTANT, cell_instant
+from slotctl.transfer.cells import BATCH, CACHE_KIB, CANONICAL_INSTANT, cell_instant
 
 
 class Refused(Conflict):
@@ -72,6 +73,33 @@ class Stage:
             return self.dialect.run(self.connection, statement, params)
         except IntegrityError as exc:
             raise Refused(first_line(exc)) from exc
+
+    def stream(self, statement: str) -> Iterator[tuple[Any, ...]]:
+        """The rows of one SELECT (no parameters), fetched a batch at a time (a server-side
+        cursor on PostgreSQL), so that memory stays flat however many rows it has."""
+        result = self.connection.exec_driver_sql(  # options of this statement only
+            statement, execution_options={"stream_results": True, "yield_per": BATCH}
+        )
+        for rows in result.partitions():
+            yield from (tuple(row) for row in rows)
+
+    def slot_names(self, ids: Iterable[int], names: dict[int, str]) -> None:
+        """Add ``slug@YYYY-MM-DDTHH:MM`` (the exchange's local time, as ``SLOT`` arguments
+        take it) of the slots ``ids`` not yet in ``names``."""
+        wanted = [id_ for id_ in set(ids) if id_ not in names]
+        zones: dict[str, ZoneInfo] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for id_, slug, zone, starts in self.sql(
+                "SELECT s.id, e.slug, e.timezone, s.starts_at FROM time_slots s"
+                f" JOIN exchanges e ON e.id = s.exchange_id WHERE s.id IN ({marks})",
+                chunk,
+            ):
+                local = self.dialect.instant(starts).astimezone(
+                    zones.get(zone) or zones.setdefault(zone, ZoneInfo(zone))
+                )
+                names[id_] = f"{slug}@{local:%Y-%m-%dT%H:%M}"
 
     def slot_ids(self, uuids: Iterable[str]) -> dict[str, tuple[int, int]]:
         """``uuid -> (id, exchange_id)`` of these slots (those that exist)."""
