@@ -1603,3 +1603,25 @@ def test_hours_import_takes_one_day_by_name_and_refuses_the_rest(
         (0, "09:00"),
         (5, "10:00"),
     ]
+
+
+def test_a_file_over_more_slots_than_the_slot_cache_holds_imports_whole(
+    cli: Any, db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The cache of slot ids is emptied when full; a batch still finds every slot."""
+    from slotctl.transfer import booking_rows
+
+    small(cli, monkeypatch)
+    # in slot order A, B, B, C: the second batch (B, C) holds a slot the cache knows
+    for n, local in enumerate(("09:00", "09:30", "09:30", "10:00")):
+        book(cli, f"downtown@2027-03-15T{local}", "Ann Lee", f"ann{n}@example.com")
+    path = tmp_path / "bookings.csv"
+    ok(cli("bookings", "export", "-o", str(path)))
+    db.execute("DELETE FROM booking_events")
+    db.execute("DELETE FROM bookings")
+    db.execute("UPDATE time_slots SET current_bookings = 0")
+    monkeypatch.setattr(booking_rows, "SLOT_CACHE", 1)
+    monkeypatch.setattr(booking_rows, "BATCH", 2)
+    result = ok(cli("bookings", "import", str(path)))
+    assert "4 created" in result.stdout
+    assert db.scalar("SELECT count(*) FROM bookings") == 4
