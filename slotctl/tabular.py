@@ -11,13 +11,11 @@ those characters (or by another apostrophe) gets one more, so
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Protocol, runtime_checkable
 
-from slotctl.errors import InvalidFile, NotFound
+from slotctl.errors import InvalidFile
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _MARKED = (*FORMULA_PREFIXES, "'")
@@ -45,18 +43,6 @@ def decode_cell(text: str) -> str:
 class Row:
     line: int  # the line the record starts on (the header is line 1)
     values: dict[str, str]  # column -> decoded text ('' for an empty cell)
-
-
-def open_input(path: str) -> IO[str]:
-    """The file (``-`` for standard input) as text: UTF-8 with or without a BOM, any newline."""
-    if path == "-":
-        import sys
-
-        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
-    file = Path(path)
-    if not file.is_file():
-        raise NotFound(f"no such file: {path}")
-    return file.open(encoding="utf-8-sig", newline="")
 
 
 def check_header(

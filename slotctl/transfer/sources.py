@@ -39,15 +39,21 @@ def _is_json(head: bytes) -> bool:
 
 
 @contextmanager
+def _workbook(binary: IO[bytes], path: str) -> Iterator[Workbook]:
+    """The workbook ``binary`` holds (read into memory first if it cannot seek: stdin)."""
+    stream = binary if binary.seekable() else io.BytesIO(binary.read())
+    workbook = Workbook(stream, "standard input" if path == "-" else path)
+    try:
+        yield workbook
+    finally:
+        workbook.close()
+
+
+@contextmanager
 def open_workbook(path: str) -> Iterator[Workbook]:
     """A workbook file (``-``: standard input) opened for reading."""
-    with _binary(path) as binary:
-        stream = binary if binary.seekable() else io.BytesIO(binary.read())
-        workbook = Workbook(stream, "standard input" if path == "-" else path)
-        try:
-            yield workbook
-        finally:
-            workbook.close()
+    with _binary(path) as binary, _workbook(binary, path) as workbook:
+        yield workbook
 
 
 @contextmanager
@@ -60,12 +66,8 @@ def open_source(path: str, kind: str) -> Iterator[Source]:
         peek = getattr(binary, "peek", None)
         head = peek(64)[:64] if peek is not None else b""
         if is_workbook(head):
-            stream = binary if binary.seekable() else io.BytesIO(binary.read())
-            workbook = Workbook(stream, "standard input" if path == "-" else path)
-            try:
+            with _workbook(binary, path) as workbook:
                 yield SheetCells(workbook, workbook.sheet_for(kind))
-            finally:
-                workbook.close()
             return
         with io.TextIOWrapper(binary, encoding="utf-8-sig", newline="") as text:
             yield JsonRecords(text) if _is_json(head) else text
