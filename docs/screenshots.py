@@ -11,6 +11,9 @@ records the ANSI output with Rich's SVG export. Nothing outside the temporary
 directory is read or written except the SVG files; the user's own database and
 configuration are never touched.
 
+``img/desk.svg`` is ``slotctl desk downtown --counter 2`` on the demo, drawn by
+Textual itself (its own SVG screenshot of the app run headless at 120×32).
+
 ``img/workbook.png`` is the demo's bookings exported as a workbook
 (``slotctl bookings export --exchange downtown -o bookings.xlsx``) and printed by
 LibreOffice Calc itself (``soffice --headless --convert-to pdf``; the sheet's print
@@ -126,6 +129,31 @@ def workbook(env: dict[str, str], workdir: Path) -> None:
     print(f"Wrote {target}.png")
 
 
+DESK_SIZE = (120, 32)
+
+
+def desk(env: dict[str, str]) -> None:
+    """The front-desk screen on the demo, as Textual draws it: ``img/desk.svg``."""
+    script = f"""
+import asyncio, os
+from slotctl.config import load_settings
+from slotctl.db.engine import make_engine
+from slotctl.desk.app import DeskApp
+
+async def main():
+    engine = make_engine(load_settings(None).settings.database_url)
+    app = DeskApp(engine, "downtown", "2", "demo", refresh_seconds=60)
+    async with app.run_test(size={DESK_SIZE!r}) as pilot:
+        await pilot.pause()
+        app.save_screenshot(filename="desk.svg", path={str(IMAGES)!r})
+    engine.dispose()
+
+asyncio.run(main())
+"""
+    subprocess.run([sys.executable, "-c", script], env=env, check=True)
+    print(f"Wrote {IMAGES / 'desk.svg'}")
+
+
 def main() -> int:
     IMAGES.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="slotctl-shots-") as name:
@@ -137,6 +165,7 @@ def main() -> int:
             svg = to_svg(run(args, env, workdir), title)
             (IMAGES / filename).write_text(svg, encoding="utf-8", newline="\n")
             print(f"Wrote {IMAGES / filename}")
+        desk(env)
         workbook(env, workdir)
     return 0
 

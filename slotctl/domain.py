@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Final, Literal
 
@@ -30,47 +30,62 @@ from slotctl.wording import counted
 
 PENDING: Final = "pending"
 CONFIRMED: Final = "confirmed"
+ARRIVED: Final = "arrived"
 COMPLETED: Final = "completed"
 NO_SHOW: Final = "no_show"
 CANCELLED: Final = "cancelled"
 
-BOOKING_STATUSES: Final = (PENDING, CONFIRMED, COMPLETED, NO_SHOW, CANCELLED)
-ACTIVE_STATUSES: Final = (PENDING, CONFIRMED)  # may still change; one per customer and slot
-SEAT_HOLDING_STATUSES: Final = (PENDING, CONFIRMED, COMPLETED, NO_SHOW)  # all but cancelled
+BOOKING_STATUSES: Final = (PENDING, CONFIRMED, ARRIVED, COMPLETED, NO_SHOW, CANCELLED)
+# May still change; one per customer and slot; what an overlap check counts.
+ACTIVE_STATUSES: Final = (PENDING, CONFIRMED, ARRIVED)
+MOVABLE_STATUSES: Final = (PENDING, CONFIRMED)  # an arrived customer is at the counter
+SEAT_HOLDING_STATUSES: Final = (PENDING, CONFIRMED, ARRIVED, COMPLETED, NO_SHOW)  # not cancelled
 
-StampColumn = Literal["confirmed_at", "completed_at", "cancelled_at"]
-STAMP_COLUMNS: Final[tuple[StampColumn, ...]] = ("confirmed_at", "completed_at", "cancelled_at")
+StampColumn = Literal["confirmed_at", "arrived_at", "completed_at", "cancelled_at"]
+STAMP_COLUMNS: Final[tuple[StampColumn, ...]] = (
+    "confirmed_at",
+    "arrived_at",
+    "completed_at",
+    "cancelled_at",
+)
 
 
 @dataclass(frozen=True)
 class Transition:
     """One lifecycle action: the statuses it may leave, the one it enters, the
-    timestamp it sets to the moment it happens, and whether the slot must have
-    started (nobody completes or misses an appointment that is still to come)."""
+    timestamp it sets to the moment it happens, and the sources from which the slot
+    must have started (nobody completes or misses an appointment that is still to
+    come, unless the customer has arrived and been served early)."""
 
     action: str
     sources: tuple[str, ...]
     target: str
     stamp: StampColumn | None
-    needs_start: bool
+    needs_start: tuple[str, ...] = ()
     releases_seat: bool = False
+
+    @property
+    def verb(self) -> str:
+        """The action as a message says it (``check in``, ``no-show``)."""
+        return "check in" if self.action == "checkin" else self.action
 
 
 TRANSITIONS: Final[Mapping[str, Transition]] = MappingProxyType(
     {
         t.action: t
         for t in (
-            Transition("confirm", (PENDING,), CONFIRMED, "confirmed_at", needs_start=False),
-            Transition("complete", (CONFIRMED,), COMPLETED, "completed_at", needs_start=True),
-            Transition("no-show", (CONFIRMED,), NO_SHOW, None, needs_start=True),
+            Transition("confirm", (PENDING,), CONFIRMED, "confirmed_at"),
+            # Arriving confirms a pending booking too (its confirmed_at: see STAMPS).
+            Transition("checkin", (PENDING, CONFIRMED), ARRIVED, "arrived_at"),
             Transition(
-                "cancel",
-                ACTIVE_STATUSES,
-                CANCELLED,
-                "cancelled_at",
-                needs_start=False,
-                releases_seat=True,
+                "complete",
+                (CONFIRMED, ARRIVED),
+                COMPLETED,
+                "completed_at",
+                needs_start=(CONFIRMED,),
             ),
+            Transition("no-show", (CONFIRMED, ARRIVED), NO_SHOW, None, needs_start=(CONFIRMED,)),
+            Transition("cancel", ACTIVE_STATUSES, CANCELLED, "cancelled_at", releases_seat=True),
         )
     }
 )
@@ -79,21 +94,25 @@ TRANSITIONS: Final[Mapping[str, Transition]] = MappingProxyType(
 def refusal(transition: Transition, status: str, *, started: bool) -> str | None:
     """Why ``transition`` cannot apply to a booking in ``status`` (None: it can)."""
     if status not in transition.sources:
-        return f"cannot {transition.action} a {status} booking"
-    if transition.needs_start and not started:
-        return f"cannot {transition.action} before the slot starts"
+        return f"cannot {transition.verb} a {status} booking"
+    if status in transition.needs_start and not started:
+        return f"cannot {transition.verb} before the slot starts"
     return None
 
 
 def chain(source: str, target: str, *, started: bool) -> tuple[Transition, ...] | None:
     """The shortest series of transitions from ``source`` to ``target`` (empty when
     they are equal), or None when the lifecycle allows none. ``started``: whether
-    the booking's slot has started (some transitions need it)."""
+    the booking's slot has started (some transitions need it). A chain may end in
+    ``arrived`` but never passes through it: a confirmed booking is not completed
+    before its slot by an invented check-in."""
     paths: dict[str, tuple[Transition, ...]] = {source: ()}
     frontier = [source]
     while frontier:
         following = []
         for status in frontier:
+            if status == ARRIVED and status != source:
+                continue  # only a customer arriving checks in: no chain passes through it
             for transition in TRANSITIONS.values():
                 if refusal(transition, status, started=started) is None and (
                     transition.target not in paths
@@ -114,16 +133,64 @@ def chain_refusal(source: str, target: str, *, started: bool) -> str | None:
 
 
 # Which timestamps a booking in each status has: True set, False empty, None either
-# (a booking cancelled after its confirmation keeps its confirmed_at).
+# (a booking cancelled after its confirmation keeps its confirmed_at; one completed
+# keeps its arrived_at when the customer checked in). A transition sets its own stamp
+# and every other one its target needs (:func:`stamps_to_set`).
 STAMPS: Final[Mapping[str, Mapping[StampColumn, bool | None]]] = MappingProxyType(
     {
-        PENDING: {"confirmed_at": False, "completed_at": False, "cancelled_at": False},
-        CONFIRMED: {"confirmed_at": True, "completed_at": False, "cancelled_at": False},
-        COMPLETED: {"confirmed_at": True, "completed_at": True, "cancelled_at": False},
-        NO_SHOW: {"confirmed_at": True, "completed_at": False, "cancelled_at": False},
-        CANCELLED: {"confirmed_at": None, "completed_at": False, "cancelled_at": True},
+        PENDING: {
+            "confirmed_at": False,
+            "arrived_at": False,
+            "completed_at": False,
+            "cancelled_at": False,
+        },
+        CONFIRMED: {
+            "confirmed_at": True,
+            "arrived_at": False,
+            "completed_at": False,
+            "cancelled_at": False,
+        },
+        ARRIVED: {
+            "confirmed_at": True,
+            "arrived_at": True,
+            "completed_at": False,
+            "cancelled_at": False,
+        },
+        COMPLETED: {
+            "confirmed_at": True,
+            "arrived_at": None,
+            "completed_at": True,
+            "cancelled_at": False,
+        },
+        NO_SHOW: {
+            "confirmed_at": True,
+            "arrived_at": None,
+            "completed_at": False,
+            "cancelled_at": False,
+        },
+        CANCELLED: {
+            "confirmed_at": None,
+            "arrived_at": None,
+            "completed_at": False,
+            "cancelled_at": True,
+        },
     }
 )
+
+
+def stamps_to_set(
+    transition: Transition, has: Mapping[StampColumn, object]
+) -> tuple[StampColumn, ...]:
+    """The timestamps ``transition`` sets to now on a booking whose stamps are ``has``:
+    its own, and every one its target status needs that is still empty."""
+    wanted = [
+        column
+        for column, needed in STAMPS[transition.target].items()
+        if needed and has.get(column) is None
+    ]
+    if transition.stamp is not None and transition.stamp not in wanted:
+        wanted.append(transition.stamp)
+    return tuple(wanted)
 
 
 def created_stamps(status: str, now: datetime) -> dict[StampColumn, datetime | None]:
@@ -145,6 +212,178 @@ def parse_status(text: str) -> str:
     if status not in BOOKING_STATUSES:
         raise InvalidValue(f"unknown status {text!r}: use {', '.join(BOOKING_STATUSES)}")
     return status
+
+
+# The front desk: check-in, tickets and the queue ---------------------------------------
+
+CHECKIN_EARLY_MINUTES: Final = 30  # an exchange's default: check-in opens before the slot
+LATE_AFTER_MINUTES: Final = 10  # an exchange's default: later than this is a late arrival
+
+
+def checkin_refusal(
+    starts_at: datetime, ends_at: datetime, early_minutes: int, now: datetime
+) -> str | None:
+    """Why a booking of the slot ``starts_at``-``ends_at`` cannot check in at ``now``
+    (None: it can): from ``early_minutes`` before the start until the end."""
+    opens = starts_at - timedelta(minutes=early_minutes)
+    if now < opens:
+        early = counted(early_minutes, "minute")
+        return f"too early to check in: check-in opens {early} before the slot starts"
+    if now >= ends_at:
+        return "the slot has ended: add the customer as a walk-in (queue walkin)"
+    return None
+
+
+APPOINTMENT: Final = "appointment"
+WALKIN: Final = "walkin"
+TICKET_KINDS: Final = (APPOINTMENT, WALKIN)
+TICKET_PREFIX: Final[Mapping[str, str]] = MappingProxyType({APPOINTMENT: "A", WALKIN: "W"})
+
+WAITING: Final = "waiting"
+CALLED: Final = "called"
+SERVED: Final = "served"
+TICKET_NO_SHOW: Final = "no_show"
+LEFT: Final = "left"
+TICKET_STATUSES: Final = (WAITING, CALLED, SERVED, TICKET_NO_SHOW, LEFT)
+QUEUED_STATUSES: Final = (WAITING, CALLED)  # still in the building
+
+
+@dataclass(frozen=True)
+class TicketTransition:
+    """One queue action: the ticket statuses it may leave, the one it enters, and the
+    booking transition it applies to an appointment's booking (None: none)."""
+
+    action: str
+    sources: tuple[str, ...]
+    target: str
+    booking_action: str | None
+
+
+TICKET_TRANSITIONS: Final[Mapping[str, TicketTransition]] = MappingProxyType(
+    {
+        t.action: t
+        for t in (
+            TicketTransition("next", (WAITING,), CALLED, None),
+            TicketTransition("done", (CALLED,), SERVED, "complete"),
+            TicketTransition("no-show", (CALLED,), TICKET_NO_SHOW, "no-show"),
+            TicketTransition("requeue", (CALLED,), WAITING, None),
+            TicketTransition("cancel", QUEUED_STATUSES, LEFT, "cancel"),
+        )
+    }
+)
+LEFT_REASON: Final = "left without service"
+
+# Which call columns a ticket in each status has: True set, False empty, a column not
+# named either. A served or missed ticket may have no call: its booking was completed
+# or missed directly (``bookings complete``), which takes the queued ticket along.
+# ``called_at`` and ``counter`` always go together.
+TICKET_STAMPS: Final[Mapping[str, Mapping[str, bool]]] = MappingProxyType(
+    {
+        WAITING: {"called_at": False, "counter": False, "served_at": False},
+        CALLED: {"called_at": True, "counter": True, "served_at": False},
+        SERVED: {"served_at": True},
+        TICKET_NO_SHOW: {"served_at": False},
+        LEFT: {"served_at": False},
+    }
+)
+
+# What a queued ticket (waiting or called) becomes when its booking leaves ``arrived``
+# by any path (``queue done`` or ``bookings complete``, ...): one rule for both.
+TICKET_AFTER_BOOKING: Final[Mapping[str, str]] = MappingProxyType(
+    {COMPLETED: SERVED, NO_SHOW: TICKET_NO_SHOW, CANCELLED: LEFT}
+)
+
+
+def ticket_refusal(transition: TicketTransition, status: str) -> str | None:
+    """Why ``transition`` cannot apply to a ticket in ``status`` (None: it can)."""
+    if status in transition.sources:
+        return None
+    if transition.action in ("done", "no-show", "requeue") and status == WAITING:
+        return f"cannot {transition.action} a waiting ticket: call it first (queue next)"
+    return f"cannot {transition.action} a {status.replace('_', '-')} ticket"
+
+
+def ticket_number(kind: str, seq: int) -> str:
+    """A ticket's number as called out: ``A001`` (appointments), ``W012`` (walk-ins)."""
+    return f"{TICKET_PREFIX[kind]}{seq:03d}"
+
+
+_TICKET_NUMBER = re.compile(r"^([AW])([0-9]{1,6})$")
+
+
+def parse_ticket_number(text: str) -> tuple[str, int] | None:
+    """``(kind, seq)`` of a ticket number (``a1``, ``A001``), or None when it is not one."""
+    match = _TICKET_NUMBER.match(text.strip().upper())
+    if match is None or int(match[2]) == 0:
+        return None
+    kind = next(k for k, prefix in TICKET_PREFIX.items() if prefix == match[1])
+    return kind, int(match[2])
+
+
+def on_time(due_at: datetime | None, arrived_at: datetime, late_after_minutes: int) -> bool:
+    """An appointment ticket (``due_at``: its slot's start) arrived no later than
+    ``late_after`` after its slot started; a walk-in (no ``due_at``) never is."""
+    return due_at is not None and arrived_at <= due_at + timedelta(minutes=late_after_minutes)
+
+
+# The fairness classes, called in this order.
+ON_TIME_CLASS: Final = 1  # appointments whose slot has started, arrived on time
+FIRST_COME_CLASS: Final = 2  # walk-ins and late appointments
+EARLY_CLASS: Final = 3  # appointments whose slot has not started yet
+
+
+def queue_key(
+    due_at: datetime | None, on_time_: bool, arrived_at: datetime, now: datetime
+) -> tuple[int, datetime, datetime]:
+    """Where a waiting ticket stands in the queue at ``now`` (smallest first):
+
+    1. appointments whose slot has started and that arrived on time, by slot start,
+       then arrival;
+    2. walk-ins and late appointments, by arrival;
+    3. appointments arrived early (slot not started), by slot start, then arrival.
+    """
+    if not on_time_ or due_at is None:
+        return FIRST_COME_CLASS, arrived_at, arrived_at
+    if due_at <= now:
+        return ON_TIME_CLASS, due_at, arrived_at
+    return EARLY_CLASS, due_at, arrived_at
+
+
+# The waitlist ---------------------------------------------------------------------------
+
+ENTRY_WAITING: Final = "waiting"
+BOOKED: Final = "booked"
+REMOVED: Final = "removed"
+ENTRY_EXPIRED: Final = "expired"
+ENTRY_STATUSES: Final = (ENTRY_WAITING, BOOKED, REMOVED, ENTRY_EXPIRED)
+WAITLIST_ACTOR: Final = "waitlist"
+WAITLIST_NOTE: Final = "created from the waitlist"  # the history note of such a booking
+
+
+def entry_matches(
+    slot_day: date,
+    slot_minutes: tuple[int, int],
+    first: date,
+    last: date,
+    between: tuple[int, int] | None,
+) -> bool:
+    """A slot (its local date, and its local start and end in minutes of that day; a
+    slot ending at midnight ends at 1440) lies in a waitlist entry's window: its date
+    from ``first`` to ``last``, and with ``between`` (minutes), the whole slot within
+    those local hours."""
+    if not first <= slot_day <= last:
+        return False
+    return between is None or (between[0] <= slot_minutes[0] and slot_minutes[1] <= between[1])
+
+
+REFERENCE_ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
+
+
+def draw_reference() -> str:
+    """A short reference such as ``BK-7K3Q9X`` (32^6 of them; the insert re-draws a taken one)."""
+    import secrets
+
+    return "BK-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
 
 
 # Hours and slots ---------------------------------------------------------------------

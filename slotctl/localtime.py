@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from slotctl import clock
 from slotctl.bounds import check_date, check_instant
 from slotctl.errors import InvalidValue
-from slotctl.parsing import parse_date
+from slotctl.parsing import parse_date, parse_time
 
 
 @dataclass
@@ -156,3 +156,21 @@ def offset_text(minutes: int) -> str:
     """``+01:00``, ``-03:30``: the offset as ISO 8601 (and as an SQLite date modifier)."""
     sign = "-" if minutes < 0 else "+"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+MINUTES_PER_DAY = 24 * 60
+
+
+def minutes_of_day(start: datetime, end: datetime) -> tuple[int, int]:
+    """Local start and end of a slot in minutes of its start's day (local datetimes):
+    a slot ending on a later day (at midnight) ends at 1440."""
+    first = start.hour * 60 + start.minute
+    last = end.hour * 60 + end.minute if end.date() == start.date() else MINUTES_PER_DAY
+    return first, last
+
+
+def between_minutes(start: str | None, end: str | None) -> tuple[int, int] | None:
+    """A waitlist entry's ``between`` hours in minutes, or None when it has none."""
+    if start is None or end is None:
+        return None
+    return parse_time(start), parse_time(end, allow_end_of_day=True)

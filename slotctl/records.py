@@ -27,10 +27,11 @@ class Record(Mapping[str, Any]):
 
     __slots__ = ()
     FIELDS: ClassVar[tuple[str, ...]] = ()
+    ATTRIBUTES: ClassVar[dict[str, str]] = {}  # field -> attribute, where a keyword differs
 
     def __getitem__(self, key: str) -> Any:
         if key in self.FIELDS:
-            return getattr(self, key)
+            return getattr(self, self.ATTRIBUTES.get(key, key))
         raise KeyError(key)
 
     def __iter__(self) -> Iterator[str]:
@@ -45,9 +46,13 @@ R = TypeVar("R", bound=type[Record])
 
 @dataclass_transform(frozen_default=True, eq_default=True)
 def record_type(cls: R) -> R:
-    """Make ``cls`` a frozen dataclass record whose FIELDS are its fields, in order."""
+    """Make ``cls`` a frozen dataclass record whose FIELDS are its fields, in order (a
+    field named after a Python keyword is spelt with a trailing ``_``: ``from_``)."""
     made: Any = dataclass(frozen=True, slots=True, eq=True)(cls)
-    made.FIELDS = tuple(f.name for f in fields(made))
+    made.FIELDS = tuple(f.name.removesuffix("_") for f in fields(made))
+    made.ATTRIBUTES = {
+        f.name.removesuffix("_"): f.name for f in fields(made) if f.name.endswith("_")
+    }
     return made  # type: ignore[no-any-return]
 
 
@@ -60,6 +65,8 @@ class ExchangeRecord(Record):
     is_active: bool
     min_notice_minutes: int
     max_advance_days: int | None
+    checkin_early_minutes: int
+    late_after_minutes: int
     created_at: datetime
     updated_at: datetime
 
@@ -118,6 +125,9 @@ class BookingRecord(Record):
     completed_at: datetime | None
     cancelled_at: datetime | None
     cancellation_reason: str | None
+    arrived_at: datetime | None
+    called_at: datetime | None
+    counter: str | None
 
 
 @record_type
@@ -145,6 +155,44 @@ EXCHANGE_FIELDS = ExchangeRecord.FIELDS
 HOURS_FIELDS = HoursRecord.FIELDS
 CLOSURE_FIELDS = ClosureRecord.FIELDS
 SLOT_FIELDS = SlotRecord.FIELDS
+
+
+@record_type
+class TicketRecord(Record):
+    """A customer in an exchange's queue (``queue`` commands)."""
+
+    uuid: str
+    number: str
+    exchange: str
+    kind: str
+    booking: str | None  # the appointment's booking reference
+    customer_name: str
+    status: str
+    arrived_at: datetime
+    called_at: datetime | None
+    served_at: datetime | None
+    counter: str | None
+    due_at: datetime | None
+    waited_minutes: int | None
+
+
+@record_type
+class EntryRecord(Record):
+    """Someone waiting for a seat (``waitlist`` commands)."""
+
+    uuid: str
+    exchange: str
+    customer_name: str
+    customer_email: str
+    customer_phone: str | None
+    from_: date
+    to: date
+    between: str | None
+    status: str
+    booking: str | None
+    created_at: datetime
+
+
 BOOKING_FIELDS = BookingRecord.FIELDS
 HISTORY_FIELDS = EventRecord.FIELDS
 VIOLATION_FIELDS = Violation.FIELDS

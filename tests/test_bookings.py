@@ -43,6 +43,9 @@ BOOKING_KEYS = [
     "completed_at",
     "cancelled_at",
     "cancellation_reason",
+    "arrived_at",
+    "called_at",
+    "counter",
 ]
 HISTORY_KEYS = ["at", "actor", "from_status", "to_status", "note"]
 OUTCOME_KEYS = ["booking", "from_status", "to_status", "result", "reason"]
@@ -227,6 +230,9 @@ def test_create_takes_a_seat(
         "completed_at": None,
         "cancelled_at": None,
         "cancellation_reason": None,
+        "arrived_at": None,
+        "called_at": None,
+        "counter": None,
     }
     assert slot["current_bookings"] == 1
     assert seats(db) == {SLOT: 1}
@@ -917,7 +923,7 @@ def test_expire_pending_cancels_stale_pending_bookings(
     at(monkeypatch, "2027-03-20T12:45:00+00:00")
     args = ["--actor", "alice", "bookings", "expire-pending", "--older-than", "30m"]
     result = ok(cli(*args, "-f", "json"))
-    assert result.json() == {"expired": 1}
+    assert result.json() == {"expired": 1, "waitlist_expired": 0}
     row = stored(db, stale)
     assert (row["status"], row["cancellation_reason"]) == ("cancelled", "expired")
     assert row["cancelled_at"] == datetime(2027, 3, 20, 12, 45, tzinfo=UTC)
@@ -932,7 +938,7 @@ def test_expire_pending_cancels_stale_pending_bookings(
     shown = ok(cli("bookings", "show", stale, "-f", "json")).json()
     assert shown["history"][-1]["actor"] == "system"
     before = db.snapshot()
-    assert ok(cli(*args, "-f", "json")).json() == {"expired": 0}
+    assert ok(cli(*args, "-f", "json")).json() == {"expired": 0, "waitlist_expired": 0}
     again = ok(cli(*args))
     assert re.search(r"\b0\b", again.stdout)
     assert db.snapshot() == before
@@ -947,7 +953,7 @@ def test_expire_pending_expires_started_slots_regardless_of_age(
     confirmed = create(cli, SLOT, "cy@example.com", "--confirm")["reference"]
     at(monkeypatch, "2027-03-22T08:05:00+00:00")  # SLOT started; all are 15 minutes old
     result = ok(cli("bookings", "expire-pending", "--older-than", "1h", "-f", "json"))
-    assert result.json() == {"expired": 1}
+    assert result.json() == {"expired": 1, "waitlist_expired": 0}
     assert stored(db, started)["status"] == "cancelled"
     assert stored(db, started)["cancellation_reason"] == "expired"
     assert stored(db, waiting)["status"] == "pending"
@@ -993,7 +999,10 @@ def test_expire_pending_default_limit_is_the_setting(
     if setting is not None:
         monkeypatch.setenv("SLOTCTL_PENDING_EXPIRY_MINUTES", setting)
     at(monkeypatch, "2027-03-20T12:45:00+00:00")
-    assert ok(cli("bookings", "expire-pending", "-f", "json")).json() == {"expired": expired}
+    assert ok(cli("bookings", "expire-pending", "-f", "json")).json() == {
+        "expired": expired,
+        "waitlist_expired": 0,
+    }
     assert count(db, "booking_events") == 2 + expired
     assert sum(seats(db).values()) == 2 - expired
 

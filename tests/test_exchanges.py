@@ -14,6 +14,8 @@ EXCHANGE_KEYS = [
     "is_active",
     "min_notice_minutes",
     "max_advance_days",
+    "checkin_early_minutes",
+    "late_after_minutes",
     "created_at",
     "updated_at",
 ]

@@ -265,13 +265,15 @@ def describe_change(before: Snapshot, after: Snapshot) -> str:
 
 # The seeded world ------------------------------------------------------------------
 
-KINDS = ("exchanges", "hours", "closures", "slots", "bookings")
+KINDS = ("exchanges", "hours", "closures", "slots", "bookings", "tickets", "waitlist")
 EXPORT_COMMANDS = {
     "exchanges": ("exchanges", "export"),
     "hours": ("hours", "export"),
     "closures": ("hours", "closures", "export"),
     "slots": ("slots", "export"),
     "bookings": ("bookings", "export"),
+    "tickets": ("queue", "export"),
+    "waitlist": ("waitlist", "export"),
 }
 IMPORT_COMMANDS = {kind: (*path[:-1], "import") for kind, path in EXPORT_COMMANDS.items()}
 
@@ -331,6 +333,12 @@ def seed(store: Store) -> World:
     cli_ok("bookings", "cancel", eve, "--reason", "changed plans")
     cli_ok("bookings", "complete", cat)
     cli_ok("bookings", "no-show", ann)
+    # the front desk: a walk-in served on Friday, and a customer waiting for a seat on a
+    # day without slots (so nothing is booked for her)
+    cli_ok("queue", "walkin", "downtown", "--name", "Gus", "--phone", "030 1234", env=before)
+    cli_ok("queue", "next", "downtown", "--counter", "2", env=before)
+    cli_ok("waitlist", "add", "uptown", "--name", "Hal", "--email", "hal@example.com",
+           "--date", "2027-03-12", env=before)  # fmt: skip
 
     slots = json.loads(cli_ok("slots", "list", "--from", "2027-01-01", "-f", "json").stdout)
     bookings = json.loads(cli_ok("bookings", "list", "--limit", "0", "-f", "json").stdout)
@@ -475,6 +483,22 @@ PLANS: dict[str, Plan] = {
     "bookings expire-pending": WRITE,
     "bookings export": READ,
     "bookings import": WRITE,
+    "bookings checkin": WRITE,
+    "queue walkin": WRITE,
+    "queue list": READ,
+    "queue next": WRITE,
+    "queue done": WRITE,
+    "queue no-show": WRITE,
+    "queue requeue": WRITE,
+    "queue cancel": WRITE,
+    "queue export": READ,
+    "queue import": WRITE,
+    "waitlist add": WRITE,
+    "waitlist list": READ,
+    "waitlist remove": WRITE,
+    "waitlist export": READ,
+    "waitlist import": WRITE,
+    "desk": READ,  # off a terminal: its options are checked, then exit 2 (no screen)
     "db upgrade": WRITE,  # at head already: changes nothing in the rows
     "db current": READ,
     "config show": READ,
@@ -862,8 +886,24 @@ def value_strategies(world: World, database_url: str) -> dict[str, Values]:
                                                 "latin1.toml", "missing.toml", "."]),
         "--database-url": pick([database_url], DATABASE_URLS, ["Z\udcffed", "nonsense"]),
         "--actor": pick(["ops", "a" * 100, "Zo\u00eb"], ["", "a" * 101], ["a" * 101]),
+        # The front desk:
+        "TICKET": pick(["W001", "w1", "downtown/W001", "A001", "DOWNTOWN/w001", "W002"],
+                       ["A000", "X001", "", "downtown/", "nowhere/W001", "W0000001", "/W001"],
+                       ["W999999", "0000000", "00000000"]),
+        "ID": pick(UUIDS_BAD[:3], UUIDS_BAD[3:]),
+        "--counter": pick(["1", "2", "Counter 3", "x" * 50], ["", " ", "x" * 51, "a\nb"]),
+        "--checkin-early": pick(["0", "30m", "1h", "24h"], BAD_DURATIONS, ["1441", "25h"]),
+        "--late-after": pick(["0", "10m", "15", "24h"], BAD_DURATIONS, ["1441", "25h"]),
+        "--between": pick(["09:00-12:00", "00:00-24:00", "10:00-10:30"],
+                          ["12:00-09:00", "09:00-09:00", "9-10", "", "25:00-26:00"],
+                          ["00:00-24:01", "24:00-24:00"]),
+        "--date": dates,
+        "--refresh": pick(["2", "0.5", "60", "1.5"], ["0", "61", "-1", "nan", "inf", "x"],
+                          ["0.49", "1e309"]),
         # One command's own meaning of a name:
         "exchanges add SLUG": pick(NEW_SLUGS, BAD_NEW_SLUGS),
+        "waitlist list --status": pick(["waiting", "booked", "removed", "expired", "all"],
+                                       ["", "unknown", "WAITING "]),
         "hours clear --day": days,
         # Generation stays small when it succeeds: few days, no 1-minute slots, no far --to.
         "slots generate --days": pick(["1", "2", "3"], ["4000"], [*EXTREME_INTS, "0", "3661"]),
@@ -1530,7 +1570,7 @@ def test_import_files(harness: Harness, kind: str, data: st.DataObject) -> None:
 @fuzz_settings(20)
 @given(data=st.data())
 def test_import_folder(harness: Harness, data: st.DataObject) -> None:
-    """``slotctl import DIR``: some of the five files, one of them mutated, in one
+    """``slotctl import DIR``: some of the files, one of them mutated, in one
     transaction: the first bad file stops it and nothing is written."""
     present = data.draw(
         st.lists(st.sampled_from(KINDS), min_size=0, max_size=5, unique=True), label="files"

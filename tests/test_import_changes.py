@@ -429,7 +429,8 @@ def test_the_whole_database_import_refuses_damage_and_accepts_it_when_told(
     assert "customer_phone 00493012345 → 493012345 lost its leading zeros" in result.stderr
     assert db.snapshot() == before
     result = ok(cli("import", str(tmp_path / "A"), "--accept-changes", "-f", "json"))
-    assert result.json()[-1]["changes"] == [
+    (bookings,) = [r for r in result.json() if r["kind"] == "bookings"]
+    assert bookings["changes"] == [
         {
             "record": world["ann"]["reference"],
             "field": "customer_phone",
@@ -572,7 +573,9 @@ def test_the_whole_database_dry_run_lists_every_file_s_changes(
     before = db.snapshot()
     dry = ok(cli("import", str(tmp_path / "A"), "--dry-run", "-f", "json")).json()
     assert {result["kind"]: result["changes"] for result in dry} == {
-        kind: as_json(changes) for kind, changes in expected_changes(world).items()
+        **{kind: as_json(changes) for kind, changes in expected_changes(world).items()},
+        "tickets": [],  # the front desk's files, exported empty, change nothing
+        "waitlist": [],
     }
     table = ok(cli("import", str(tmp_path / "A"), "--dry-run"))
     assert table_rows(table.stdout) == [

@@ -54,6 +54,9 @@ BOOKING_KEYS = [
     "completed_at",
     "cancelled_at",
     "cancellation_reason",
+    "arrived_at",
+    "called_at",
+    "counter",
 ]
 SEAT_HOLDING = ("pending", "confirmed", "completed", "no_show")
 WEEKDAY_TIMES = [

@@ -27,7 +27,7 @@ import slotctl.db.engine
 from tests.conftest import invoke
 
 OTHER_DATABASES = ("alembic", "psycopg", "psycopg2", "asyncpg")
-OTHER_COMMANDS = ("holidays", "icalendar")
+OTHER_COMMANDS = ("holidays", "icalendar", "textual", "openpyxl", "xlsxwriter")
 POSTGRESQL_DIALECTS = ("sqlalchemy.dialects.postgresql", "sqlalchemy.dialects.postgresql.asyncpg")
 
 COMMANDS = {
@@ -159,3 +159,12 @@ def test_the_engine_knows_nothing_of_migrations() -> None:
         for name in imported
         if name.startswith(("slotctl.db.migrate", "slotctl.migrations", "alembic"))
     }
+
+
+@pytest.mark.parametrize(
+    "args", [("--help",), ("desk", "--help"), ("queue", "--help"), ("queue", "next", "--help")]
+)
+def test_help_never_loads_textual(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """Only the desk screen itself imports Textual: help, even the desk's, stays fast."""
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data")}
+    assert not any(name.split(".")[0] == "textual" for name in modules_loaded(env, *args))

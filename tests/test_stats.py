@@ -30,8 +30,14 @@ STATS_KEYS = [
     "cancellation_rate",
     "expired",
     "lead_time_hours_median",
+    "wait_minutes_median",
+    "wait_minutes_p90",
+    "service_minutes_median",
+    "walkins_served",
+    "waitlist_bookings",
     "by_weekday",
     "by_hour",
+    "wait_by_weekday",
     "exchanges",
 ]
 EXCHANGE_KEYS = [
@@ -47,12 +53,31 @@ EXCHANGE_KEYS = [
     "cancellation_rate",
     "expired",
     "lead_time_hours_median",
+    "wait_minutes_median",
+    "wait_minutes_p90",
+    "service_minutes_median",
+    "walkins_served",
+    "waitlist_bookings",
 ]
 USAGE_KEYS = ["slots", "seats", "booked_seats", "utilization"]
-STATUSES = ["pending", "confirmed", "completed", "no_show", "cancelled"]
+# The lifecycle's order (domain.BOOKING_STATUSES): every status, `arrived` included.
+STATUSES = ["pending", "confirmed", "arrived", "completed", "no_show", "cancelled"]
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 CSV_HEADER = [k for k in EXCHANGE_KEYS if k != "bookings"] + STATUSES
 NO_BOOKINGS = dict.fromkeys(STATUSES, 0)
+# The front-desk figures of a period without tickets or waitlist bookings (they are
+# worked out in tests/test_frontdesk_figures.py).
+NO_QUEUE = {
+    "wait_minutes_median": None,
+    "wait_minutes_p90": None,
+    "service_minutes_median": None,
+    "walkins_served": 0,
+    "waitlist_bookings": 0,
+}
+NO_WAITS = [
+    {"weekday": i, "day": day, "tickets": 0, "wait_minutes_median": None, "by_hour": []}
+    for i, day in enumerate(["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
+]
 
 
 # Helpers -------------------------------------------------------------------------
@@ -197,13 +222,21 @@ def alpha(cli: Any, db: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return refs
 
 
-ALPHA_BOOKINGS = {"pending": 1, "confirmed": 2, "completed": 2, "no_show": 1, "cancelled": 2}
+ALPHA_BOOKINGS = {
+    "pending": 1,
+    "confirmed": 2,
+    "arrived": 0,
+    "completed": 2,
+    "no_show": 1,
+    "cancelled": 2,
+}
 ALPHA_OUTCOMES = {
     "bookings": ALPHA_BOOKINGS,
     "no_show_rate": 0.3333,
     "cancellation_rate": 0.25,
     "expired": 1,
     "lead_time_hours_median": 103.83,
+    **NO_QUEUE,
 }
 ALPHA_FIGURES = {
     "from": "2027-03-15",
@@ -217,6 +250,7 @@ ALPHA_FIGURES = {
         *[empty_weekday(i) for i in range(3, 7)],
     ],
     "by_hour": [hour(9, 3, 9, 2, 0.2222), hour(10, 3, 9, 4, 0.4444)],
+    "wait_by_weekday": NO_WAITS,
     "exchanges": [
         {
             "exchange": "alpha",
@@ -267,6 +301,7 @@ def test_period_boundaries_cut_slots_and_their_bookings(
     assert tuesday["bookings"] == {
         "pending": 1,
         "confirmed": 1,
+        "arrived": 0,
         "completed": 0,
         "no_show": 0,
         "cancelled": 2,
@@ -307,6 +342,9 @@ def test_json_keys_are_the_contract_in_order(cli: Any, db: Any, two: None) -> No
     assert [list(row) for row in figures["by_hour"]] == [["hour", *USAGE_KEYS]] * 3
     assert [list(row) for row in figures["exchanges"]] == [EXCHANGE_KEYS] * 2
     assert [list(row["bookings"]) for row in figures["exchanges"]] == [STATUSES] * 2
+    assert [(d["weekday"], d["day"]) for d in figures["wait_by_weekday"]] == list(enumerate(DAYS))
+    for day in figures["wait_by_weekday"]:
+        assert list(day) == ["weekday", "day", "tickets", "wait_minutes_median", "by_hour"]
 
 
 # 3. Local hours: DST and half-hour offsets ---------------------------------------------
@@ -542,6 +580,7 @@ ALPHA_ROW = _row(
         "cancellation_rate": 0.3333,
         "expired": 0,
         "lead_time_hours_median": 121.0,
+        **NO_QUEUE,
     },
 )
 BETA_ROW = _row(
@@ -555,6 +594,7 @@ BETA_ROW = _row(
         "cancellation_rate": 0.0,
         "expired": 0,
         "lead_time_hours_median": 129.0,
+        **NO_QUEUE,
     },
 )
 
@@ -626,8 +666,10 @@ EMPTY_FIGURES = {
     "cancellation_rate": None,
     "expired": 0,
     "lead_time_hours_median": None,
+    **NO_QUEUE,
     "by_weekday": [empty_weekday(i) for i in range(7)],
     "by_hour": [],
+    "wait_by_weekday": NO_WAITS,
 }
 
 
@@ -655,6 +697,7 @@ def test_an_exchange_without_slots(cli: Any, db: Any, monkeypatch: pytest.Monkey
         "cancellation_rate": None,
         "expired": 0,
         "lead_time_hours_median": None,
+        **NO_QUEUE,
     }
     assert stats(cli, "quiet") == {**EMPTY_FIGURES, "exchanges": [row]}
     assert stats(cli) == {**EMPTY_FIGURES, "exchanges": [row]}
@@ -720,6 +763,48 @@ def _instant(value: Any) -> datetime:
 
 def _ratio(part: int, whole: int) -> float | None:
     return None if whole == 0 else round(part / whole, 4)
+
+
+def _quantile(values: list[float], fraction: float) -> float | None:
+    """Linear interpolation between the two nearest ranks (PostgreSQL's percentile_cont)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return round(ordered[low] + (ordered[high] - ordered[low]) * (position - low), 2)
+
+
+def expected_queue(db: Any, first: date, last: date) -> dict[str, Any]:
+    """The front-desk figures of docs/cli.md from the raw ticket and event rows."""
+    waits: list[float] = []
+    services: list[float] = []
+    walkins = 0
+    for day, kind, status, arrived, called, served in db.query(
+        "SELECT day, kind, status, arrived_at, called_at, served_at FROM tickets"
+    ):
+        if not first.isoformat() <= str(day)[:10] <= last.isoformat():
+            continue
+        walkins += kind == "walkin" and status == "served"
+        if called is not None:
+            waits.append((_instant(called) - _instant(arrived)).total_seconds() / 60)
+            if served is not None:
+                services.append((_instant(served) - _instant(called)).total_seconds() / 60)
+    made = 0
+    for (slot_date,) in db.query(
+        "SELECT s.date FROM bookings b JOIN time_slots s ON s.id = b.time_slot_id"
+        " JOIN booking_events ev ON ev.booking_id = b.id"
+        " WHERE ev.from_status IS NULL AND ev.actor = 'waitlist'"
+    ):
+        made += first.isoformat() <= str(slot_date)[:10] <= last.isoformat()
+    return {
+        "wait_minutes_median": _quantile(waits, 0.5),
+        "wait_minutes_p90": _quantile(waits, 0.9),
+        "service_minutes_median": _quantile(services, 0.5),
+        "walkins_served": walkins,
+        "waitlist_bookings": made,
+    }
 
 
 def expected_figures(db: Any, first: date, last: date) -> dict[str, Any]:
@@ -798,7 +883,8 @@ def test_demo_figures_match_a_computation_from_the_rows(cli: Any, db: Any, demo:
     assert (figures["from"], figures["to"]) == ("2027-02-18", "2027-04-19")
     want = expected_figures(db, date(2027, 2, 18), date(2027, 4, 19))
     assert figures["slots"] > 1000
-    assert all(figures["bookings"][status] > 0 for status in STATUSES)
+    # Every status but `arrived`: the demo's customers at the counter may all be served.
+    assert all(figures["bookings"][status] > 0 for status in STATUSES if status != "arrived")
     assert figures["expired"] > 0
     for key in (
         "slots",
@@ -815,6 +901,12 @@ def test_demo_figures_match_a_computation_from_the_rows(cli: Any, db: Any, demo:
     # the third decimal (e.g. 89.975 h), where float noise decides the rounding.
     assert figures["lead_time_hours_median"] == pytest.approx(
         want["lead_time_hours_median"], abs=0.011
+    )
+    queue = expected_queue(db, date(2027, 2, 18), date(2027, 4, 19))
+    for key, value in queue.items():
+        assert figures[key] == (value if value is None else pytest.approx(value, abs=0.011)), key
+    assert sum(day["tickets"] for day in figures["wait_by_weekday"]) == sum(
+        cell["tickets"] for day in figures["wait_by_weekday"] for cell in day["by_hour"]
     )
     assert [
         (d["slots"], d["seats"], d["booked_seats"], d["utilization"]) for d in figures["by_weekday"]
@@ -878,9 +970,11 @@ def test_demo_table(cli: Any, db: Any, demo: str) -> None:
         assert any(
             line.split()[:2] == [status, f"{figures['bookings'][status]:,}"] for line in lines
         ), status
-    # Weekday labels, once in the bar chart and once in the heat map.
+    # Weekday labels, once in the bar chart and once in each heat map (utilisation, and
+    # waiting time when tickets were called).
+    maps = 2 if any(day["tickets"] for day in figures["wait_by_weekday"]) else 1
     for day in DAYS:
-        assert sum(1 for line in lines if line.split()[:1] == [day]) == 2, day
+        assert sum(1 for line in lines if line.split()[:1] == [day]) == 1 + maps, day
     # The heat map's header row is the local hours with slots.
     header = " ".join(f"{row['hour']:02d}" for row in figures["by_hour"])
     assert any(" ".join(line.split()) == header for line in lines)
@@ -920,7 +1014,7 @@ def test_csv_one_row_per_exchange_matching_json(cli: Any, db: Any, two: None) ->
     assert rows[0] == CSV_HEADER
     figures = stats(cli, *args)
     expected = [
-        [_csv_cell(row[key]) for key in CSV_HEADER[:11]]
+        [_csv_cell(row[key]) for key in CSV_HEADER[: -len(STATUSES)]]
         + [str(row["bookings"][status]) for status in STATUSES]
         for row in figures["exchanges"]
     ]
@@ -938,7 +1032,13 @@ def test_csv_one_row_per_exchange_matching_json(cli: Any, db: Any, two: None) ->
         "0.3333",
         "0",
         "121.0",
-        "2",
+        "",  # no ticket: no wait, no service
+        "",
+        "",
+        "0",
+        "0",
+        "2",  # pending, confirmed, arrived, completed, no_show, cancelled
+        "0",
         "0",
         "0",
         "0",

@@ -35,7 +35,7 @@ from tests.conftest import Database, drop_pg_schema, new_pg_schema, require_post
 NOW = "2027-03-10T10:00:00+00:00"
 LATER = "2027-03-10T11:00:00+00:00"  # the same export imported again, an hour later
 ACTOR = "importer"
-FILES = ("exchanges", "hours", "closures", "slots", "bookings")
+FILES = ("exchanges", "hours", "closures", "slots", "bookings", "tickets", "waitlist")
 BOOKING_FIELDS = [
     "uuid",
     "reference",
@@ -54,6 +54,9 @@ BOOKING_FIELDS = [
     "completed_at",
     "cancelled_at",
     "cancellation_reason",
+    "arrived_at",
+    "called_at",
+    "counter",
 ]
 SLOT_FIELDS = [
     "uuid",
@@ -256,22 +259,24 @@ def test_export_import_export_is_byte_identical_for_every_record_type(
     exported = ok(cli("export", str(tmp_path / "A")))
     assert exported.stdout == ""
     assert sorted(p.name for p in (tmp_path / "A").iterdir()) == sorted(f"{k}.csv" for k in FILES)
-    tables = {  # file, table, the record in a notice
-        "exchanges": ("exchanges", "exchange"),
-        "hours": ("business_hours", "shift"),
-        "closures": ("closures", "closure"),
-        "slots": ("time_slots", "slot"),
-        "bookings": ("bookings", "booking"),
+    tables = {  # file, table, the record in a notice (one, many)
+        "exchanges": ("exchanges", "exchange", "exchanges"),
+        "hours": ("business_hours", "shift", "shifts"),
+        "closures": ("closures", "closure", "closures"),
+        "slots": ("time_slots", "slot", "slots"),
+        "bookings": ("bookings", "booking", "bookings"),
+        "tickets": ("tickets", "ticket", "tickets"),
+        "waitlist": ("waitlist_entries", "waitlist entry", "waitlist entries"),
     }
-    for kind, (table, noun) in tables.items():
+    for kind, (table, one, many) in tables.items():
         count = source[table]
         assert len(rows_of(tmp_path / "A" / f"{kind}.csv")) == count, kind
-        records = f"{count:,} {noun if count == 1 else noun + 's'}"
+        records = f"{count:,} {one if count == 1 else many}"
         assert f"Wrote {records} to {tmp_path / 'A' / f'{kind}.csv'}." in exported.stderr
     assert header_of(tmp_path / "A" / "bookings.csv") == BOOKING_FIELDS
     assert header_of(tmp_path / "A" / "slots.csv") == SLOT_FIELDS
     statuses = {row["status"] for row in rows_of(tmp_path / "A" / "bookings.csv")}
-    assert statuses == {"pending", "confirmed", "completed", "no_show", "cancelled"}
+    assert statuses >= {"pending", "confirmed", "completed", "no_show", "cancelled"}
 
     target = fresh()
     imported = ok(cli(*on(target, "import", str(tmp_path / "A"), "-f", "json")))
@@ -284,7 +289,7 @@ def test_export_import_export_is_byte_identical_for_every_record_type(
             "dry_run": False,
             "changes": [],
         }
-        for kind, (table, _) in tables.items()
+        for kind, (table, _, _) in tables.items()
     ]
     ok(cli(*on(target, "export", str(tmp_path / "B"))))
     same_files(tmp_path / "A", tmp_path / "B")
@@ -329,6 +334,8 @@ def test_importing_an_export_twice_changes_nothing(
         "closures": source["closures"],
         "slots": source["time_slots"],
         "bookings": source["bookings"],
+        "tickets": source["tickets"],
+        "waitlist": source["waitlist_entries"],
     }
     unchanged = [
         {"kind": kind, "created": 0, "updated": 0, "unchanged": n, "dry_run": False, "changes": []}
@@ -356,6 +363,8 @@ def test_importing_an_export_twice_changes_nothing(
         "closures": ("hours", "closures"),
         "slots": ("slots",),
         "bookings": ("bookings",),
+        "tickets": ("queue",),
+        "waitlist": ("waitlist",),
     }.items():
         path = str(tmp_path / "A" / f"{kind}.csv")
         result = ok(cli(*on(target, *command, "import", path, "-f", "json")))
@@ -907,6 +916,17 @@ def test_a_dry_run_reports_the_counts_and_writes_nothing(
             "dry_run": True,
             "changes": [],
         },
+        *(
+            {
+                "kind": kind,
+                "created": 0,
+                "updated": 0,
+                "unchanged": 0,
+                "dry_run": True,
+                "changes": [],
+            }
+            for kind in ("tickets", "waitlist")
+        ),
     ]
     assert target.snapshot() == before
     table = ok(cli(*on(target, "import", str(tmp_path / "A"), "--dry-run")))
@@ -916,6 +936,8 @@ def test_a_dry_run_reports_the_counts_and_writes_nothing(
         "Would import closures: 1 created, 0 updated, 0 unchanged.",
         "Would import slots: 8 created, 0 updated, 0 unchanged.",
         "Would import bookings: 2 created, 0 updated, 0 unchanged.",
+        "Would import tickets: 0 created, 0 updated, 0 unchanged.",
+        "Would import waitlist: 0 created, 0 updated, 0 unchanged.",
         "Dry run: nothing was written.",
     ]
     assert target.snapshot() == before
@@ -1283,10 +1305,14 @@ def test_export_filters_and_json(
         "is_active",
         "min_notice_minutes",
         "max_advance_days",
+        "checkin_early_minutes",
+        "late_after_minutes",
         "created_at",
         "updated_at",
     ]
-    assert exchanges[0]["is_active"] is True
+    assert [
+        exchanges[0][key] for key in ("is_active", "checkin_early_minutes", "late_after_minutes")
+    ] == [True, 30, 10]
     assert isinstance(exchanges[0]["min_notice_minutes"], int)
     hours = ok(cli("hours", "export", "harbour", "--as", "json")).json()
     assert hours

@@ -24,11 +24,14 @@ from slotctl import __version__
 from slotctl.cli import bookings as bookings_cli
 from slotctl.cli import config as config_cli
 from slotctl.cli import db as db_cli
+from slotctl.cli import desk as desk_cli
 from slotctl.cli import exchanges as exchanges_cli
 from slotctl.cli import hours as hours_cli
 from slotctl.cli import maintenance, runtime, transfer
+from slotctl.cli import queue as queue_cli
 from slotctl.cli import slots as slots_cli
 from slotctl.cli import stats as stats_cli
+from slotctl.cli import waitlist as waitlist_cli
 from slotctl.errors import InvalidValue, SlotctlError
 
 EXIT_USAGE = 2
@@ -246,6 +249,9 @@ app.add_typer(exchanges_cli.app, name="exchanges")
 app.add_typer(hours_cli.app, name="hours")
 app.add_typer(slots_cli.app, name="slots")
 app.add_typer(bookings_cli.app, name="bookings")
+app.add_typer(queue_cli.app, name="queue")
+app.command("desk")(desk_cli.desk)
+app.add_typer(waitlist_cli.app, name="waitlist")
 app.command("stats")(stats_cli.stats)
 app.command("doctor")(maintenance.doctor)
 app.command("demo")(maintenance.demo)

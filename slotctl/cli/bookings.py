@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -24,6 +25,8 @@ from slotctl.wording import counted
 
 if TYPE_CHECKING:
     from slotctl.services.bookings import Filters
+
+T = TypeVar("T")
 
 app = group("Take bookings and move them through their lifecycle.")
 
@@ -242,14 +245,14 @@ def show(
     emit(record, fmt.value, columns=(*BOOKING_FIELDS, "history"), zone=timezone)
 
 
-def _transition(
-    action: str, idents: list[str], fmt: OutputFormat, reason: str | None = None
-) -> None:
-    from slotctl.render import emit, notice
-    from slotctl.services.bookings import BatchRefused, Outcome, transition
+def all_or_nothing(run: Callable[[], T], fmt: OutputFormat) -> T:
+    """Run a batch of transitions; when one is refused, print every booking's outcome
+    (then the error line and exit 4)."""
+    from slotctl.render import emit
+    from slotctl.services.bookings import BatchRefused, Outcome
 
     try:
-        records = write(transition, action, idents, _actor(), reason=reason)
+        return run()
     except BatchRefused as refused:
         emit(
             [o.as_dict() for o in refused.outcomes],
@@ -258,6 +261,17 @@ def _transition(
             title="Nothing was changed",
         )
         raise
+
+
+def _transition(
+    action: str, idents: list[str], fmt: OutputFormat, reason: str | None = None
+) -> None:
+    from slotctl.render import notice
+    from slotctl.services.bookings import transition
+
+    records = all_or_nothing(
+        lambda: write(transition, action, idents, _actor(), reason=reason), fmt
+    )
     notice(f"{counted(len(records), 'booking')}: {action} done.")
     _print(records, fmt)
 
@@ -273,9 +287,31 @@ def confirm(idents: BookingIds, fmt: Format = OutputFormat.table) -> None:
     _transition("confirm", idents, fmt)
 
 
+@app.command("checkin")
+def checkin(idents: BookingIds, fmt: Format = OutputFormat.table) -> None:
+    """Check customers in: pending or confirmed -> arrived.
+
+    Each gets a queue ticket. From the exchange's check-in-early time before the slot until it ends (all or
+    nothing); a pending booking is confirmed by arriving. Prints the tickets issued.
+
+    \b
+    Example:
+      slotctl bookings checkin BK-7K3Q9X
+    """
+    from slotctl.cli.queue import print_tickets
+    from slotctl.render import notice
+    from slotctl.services.queue import checkin as run
+
+    tickets = all_or_nothing(lambda: write(run, idents, _actor()), fmt)
+    notice(f"{counted(len(tickets), 'booking')}: checked in.")
+    print_tickets(tickets, fmt, "Tickets")
+
+
 @app.command("complete")
 def complete(idents: BookingIds, fmt: Format = OutputFormat.table) -> None:
-    """confirmed -> completed, once the slot has started.
+    """confirmed or arrived -> completed.
+
+    A confirmed booking's slot must have started.
 
     All or nothing.
 
@@ -288,7 +324,9 @@ def complete(idents: BookingIds, fmt: Format = OutputFormat.table) -> None:
 
 @app.command("no-show")
 def no_show(idents: BookingIds, fmt: Format = OutputFormat.table) -> None:
-    """confirmed -> no_show, once the slot has started.
+    """confirmed or arrived -> no_show.
+
+    A confirmed booking's slot must have started.
 
     All or nothing.
 
@@ -307,7 +345,9 @@ def cancel(
     ] = None,
     fmt: Format = OutputFormat.table,
 ) -> None:
-    """pending or confirmed -> cancelled, seat released.
+    """pending, confirmed or arrived -> cancelled.
+
+    The seat is released, to the waitlist first.
 
     All or nothing.
 
@@ -354,7 +394,8 @@ def expire_pending(
 
     Those older than the limit or whose slot has started.
 
-    Reason "expired", actor "system"; their seats are released. Safe at any frequency.
+    Reason "expired", actor "system"; their seats are released, to the waitlist first.
+    Waitlist entries whose window has passed expire too. Safe at any frequency.
 
     \b
     Example:
@@ -376,11 +417,13 @@ def expire_pending(
         if fmt is OutputFormat.table:
             typer.echo(f"Would expire {counted(len(records), 'pending booking')}.")
         return
-    count = write(run, minutes)
+    count, entries = write(run, minutes)
     if fmt is OutputFormat.table:
         typer.echo(f"Expired {counted(count, 'pending booking')}.")
+        if entries:
+            typer.echo(f"Expired {counted(entries, 'waitlist entry', 'waitlist entries')}.")
         return
-    emit({"expired": count}, fmt.value)
+    emit({"expired": count, "waitlist_expired": entries}, fmt.value)
 
 
 @app.command("export")

@@ -145,6 +145,16 @@ def update(
         bool | None,
         typer.Option("--active/--inactive", help="Take bookings or not.", show_default=False),
     ] = None,
+    checkin_early: Annotated[
+        str | None,
+        optional("--checkin-early", "How long before its slot a customer may check in, e.g. 30m."),
+    ] = None,
+    late_after: Annotated[
+        str | None,
+        optional(
+            "--late-after", "Arriving later than this after the slot starts queues as a walk-in."
+        ),
+    ] = None,
     fmt: Format = OutputFormat.table,
 ) -> None:
     """Change an exchange; options not given are left as they are.
@@ -152,6 +162,7 @@ def update(
     \b
     Example:
       slotctl exchanges update downtown --min-notice 2h --max-advance none --inactive
+      slotctl exchanges update downtown --checkin-early 45m --late-after 15m
     """
     from slotctl.parsing import parse_duration
     from slotctl.services.exchanges import UNSET, update_exchange
@@ -164,6 +175,8 @@ def update(
         min_notice_minutes=parse_duration(min_notice) if min_notice is not None else None,
         max_advance_days=_max_advance(max_advance) if max_advance is not None else UNSET,
         is_active=active,
+        checkin_early_minutes=parse_duration(checkin_early) if checkin_early is not None else None,
+        late_after_minutes=parse_duration(late_after) if late_after is not None else None,
     )
     _print(record, fmt)
 

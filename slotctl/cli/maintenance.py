@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,7 +20,9 @@ def doctor(
     """Check the invariants (exit 4 when one is broken).
 
     Counters, capacity, duplicates, overlaps, stale pending, timestamps that contradict
-    a booking's status, an audit trail that ends elsewhere.
+    a booking's status, an audit trail that ends elsewhere; at the front desk, a
+    ticket's call that contradicts its status, a ticket whose booking says otherwise,
+    a waitlist entry without its booking.
 
     Exits 4 when any is broken. With --repair, slot counters are recomputed first.
 
@@ -58,11 +60,14 @@ def demo(
 ) -> None:
     """Fill the database with a realistic demo.
 
-    Then show a calendar of the demo's weeks and the stats.
+    Then show a calendar of the demo's weeks, the stats and the first exchange's queue.
 
     Several exchanges in different timezones, shifts, a closure, four weeks of slots
-    (two past, two ahead) and a few hundred bookings in every status. Refuses a
-    database that holds data unless --reset.
+    (two past, two ahead) and a few hundred bookings in every status; and a morning at
+    the first exchange's front desk up to now (check-ins, walk-ins, tickets called to
+    counters, served, requeued, a no-show, some still waiting) with its waitlist (one
+    entry booked by itself when a seat was cancelled). Refuses a database that holds
+    data unless --reset.
 
     \b
     Example:
@@ -93,3 +98,23 @@ def demo(
         f"Try `slotctl slots calendar {first['slug']} --week today`."
     )
     show(read(stats, None, default_timezone=first["timezone"]), "all exchanges")
+    _front_desk(first["slug"], summary)
+
+
+def _front_desk(slug: str, summary: dict[str, Any]) -> None:
+    """The demo's queue now, and what its front desk and waitlist hold."""
+    from slotctl.cli.queue import print_tickets
+    from slotctl.services.queue import list_queue
+
+    def counts(by_status: dict[str, int]) -> str:
+        return ", ".join(f"{n} {status}" for status, n in by_status.items() if n)
+
+    waiting = read(list_queue, slug)
+    if waiting:
+        print_tickets(waiting, OutputFormat.table, f"Queue at {slug} now")
+    tickets = summary["tickets"]
+    typer.echo(
+        f"Front desk at {slug}: {counted(sum(tickets.values()), 'ticket')} ({counts(tickets)}); "
+        f"waitlist: {counts(summary['waitlist'])}. Try `slotctl queue next {slug} --counter 2` "
+        f"and `slotctl waitlist list --status all`."
+    )

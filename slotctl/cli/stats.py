@@ -1,4 +1,4 @@
-"""``slotctl stats``: utilisation, outcomes and lead times over a period."""
+"""``slotctl stats``: utilisation, outcomes, lead and waiting times over a period."""
 
 from __future__ import annotations
 
@@ -12,13 +12,16 @@ def stats(
     to_date: ToDate = None,
     fmt: Format = OutputFormat.table,
 ) -> None:
-    """Show utilisation, outcomes and lead times.
+    """Show utilisation, outcomes, lead times and waiting times.
 
-    Utilisation, bookings by status, no-show and cancellation rates, lead time.
+    Utilisation, bookings by status, no-show and cancellation rates, lead time;
+    at the front desk: waiting and service times, walk-ins served, waitlist
+    bookings.
 
     Over the slots whose local date lies in the period (default: the last 30 days
-    and the next 30); one row per exchange when no SLUG is given. In a terminal:
-    a summary, bar charts and a weekday × hour heat map of utilisation.
+    and the next 30), and the tickets that arrived in it; one row per exchange
+    when no SLUG is given. In a terminal: a summary, bar charts and weekday ×
+    hour heat maps of utilisation and of waiting time.
 
     \b
     Example:

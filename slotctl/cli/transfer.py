@@ -93,12 +93,13 @@ As = Annotated[
 
 
 _ONE = {"exchanges": "exchange", "hours": "shift", "closures": "closure", "slots": "slot"}
+_PLURAL = {"waitlist": ("waitlist entry", "waitlist entries")}
 
 
 def _records(count: int, kind: str) -> str:
     """``1 booking``, ``12 shifts``: how many records of a kind (hours files hold shifts)."""
-    one = _ONE.get(kind, kind.removesuffix("s"))
-    return counted(count, one)
+    one, many = _PLURAL.get(kind, (_ONE.get(kind, kind.removesuffix("s")), None))
+    return counted(count, one, many)
 
 
 @contextmanager
@@ -291,6 +292,7 @@ def _import_source(
     from slotctl.errors import InvalidFile
     from slotctl.transfer.bookings import import_bookings
     from slotctl.transfer.exchanges import import_exchanges
+    from slotctl.transfer.front_desk import import_tickets, import_waitlist
     from slotctl.transfer.hours import import_closures, import_hours
     from slotctl.transfer.slots import import_slots
     from slotctl.transfer.staging import BULK_ROWS, refresh_statistics
@@ -303,6 +305,8 @@ def _import_source(
         "closures": import_closures,
         "slots": import_slots,
         "bookings": partial(import_bookings, actor=settings.actor),
+        "tickets": import_tickets,
+        "waitlist": import_waitlist,
     }
     try:
         result = importers[kind](session, source, dry_run=dry_run, accept_changes=accept)
@@ -379,8 +383,8 @@ def export_all(
 ) -> None:
     """Export the whole database to PATH.
 
-    CSV files (exchanges, hours, closures, slots, bookings), or one workbook with a
-    sheet per record type, from one consistent snapshot.
+    CSV files (exchanges, hours, closures, slots, bookings, tickets, waitlist), or
+    one workbook with a sheet per record type, from one consistent snapshot.
 
     \b
     Example:

@@ -60,5 +60,10 @@ def head_revision() -> str:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
-    with database_errors(engine), engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
+    from slotctl.db import dialects
+
+    with database_errors(engine), engine.connect() as connection:
+        sql = dialects.of(connection)
+        with sql.migrating(connection), connection.begin():
+            command.upgrade(alembic_config(connection), revision)
+            sql.check_references(connection)

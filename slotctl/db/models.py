@@ -34,7 +34,13 @@ from sqlalchemy.types import TypeDecorator
 
 from slotctl import clock
 from slotctl.db import dialects
-from slotctl.domain import ACTIVE_STATUSES, BOOKING_STATUSES
+from slotctl.domain import (
+    ACTIVE_STATUSES,
+    BOOKING_STATUSES,
+    ENTRY_STATUSES,
+    TICKET_KINDS,
+    TICKET_STATUSES,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -92,8 +98,8 @@ PARTIAL_INDEXES = {
 }
 
 
-def _status_check(column: str) -> str:
-    values = ", ".join(f"'{status}'" for status in BOOKING_STATUSES)
+def _status_check(column: str, statuses: tuple[str, ...] = BOOKING_STATUSES) -> str:
+    values = ", ".join(f"'{status}'" for status in statuses)
     return f"{column} IN ({values})"
 
 
@@ -116,6 +122,8 @@ class Exchange(Record, Base):
     __table_args__ = (
         CheckConstraint("min_notice_minutes >= 0", name="min_notice"),
         CheckConstraint("max_advance_days IS NULL OR max_advance_days >= 0", name="max_advance"),
+        CheckConstraint("checkin_early_minutes >= 0", name="checkin_early"),
+        CheckConstraint("late_after_minutes >= 0", name="late_after"),
     )
 
     slug: Mapped[str] = mapped_column(String(64), unique=True)
@@ -124,6 +132,8 @@ class Exchange(Record, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     min_notice_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     max_advance_days: Mapped[int | None] = mapped_column(Integer)
+    checkin_early_minutes: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    late_after_minutes: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
 
     hours: Mapped[list[BusinessHours]] = relationship(
         back_populates="exchange", passive_deletes=True, order_by="BusinessHours.weekday"
@@ -222,6 +232,9 @@ class Booking(Record, Base):
     completed_at: Mapped[datetime | None] = mapped_column()
     cancelled_at: Mapped[datetime | None] = mapped_column()
     cancellation_reason: Mapped[str | None] = mapped_column(String(200))
+    arrived_at: Mapped[datetime | None] = mapped_column()
+    called_at: Mapped[datetime | None] = mapped_column()
+    counter: Mapped[str | None] = mapped_column(String(50))
 
     slot: Mapped[TimeSlot] = relationship()
     exchange: Mapped[Exchange] = relationship()
@@ -242,3 +255,65 @@ class BookingEvent(Record, Base):
     note: Mapped[str | None] = mapped_column(Text)
 
     booking: Mapped[Booking] = relationship()
+
+
+class Ticket(Record, Base):
+    """A customer in the queue of an exchange's local day: an appointment that checked
+    in (``booking``) or a walk-in. Numbered per exchange, day and kind (``seq``: 1 is
+    ``A001`` or ``W001``)."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("exchange_id", "day", "kind", "seq"),
+        CheckConstraint(_status_check("status", TICKET_STATUSES), name="status"),
+        CheckConstraint(_status_check("kind", TICKET_KINDS), name="kind"),
+        CheckConstraint("seq > 0", name="seq"),
+        Index(None, "exchange_id", "status"),
+        Index(None, "booking_id"),
+    )
+
+    exchange_id: Mapped[int] = mapped_column(ForeignKey("exchanges.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16))
+    seq: Mapped[int] = mapped_column(Integer)
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    customer_name: Mapped[str] = mapped_column(String(200))
+    customer_email: Mapped[str | None] = mapped_column(String(320))
+    customer_phone: Mapped[str | None] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(16), default="waiting", server_default="waiting")
+    arrived_at: Mapped[datetime] = mapped_column()
+    called_at: Mapped[datetime | None] = mapped_column()
+    served_at: Mapped[datetime | None] = mapped_column()
+    counter: Mapped[str | None] = mapped_column(String(50))
+    due_at: Mapped[datetime | None] = mapped_column()  # an appointment's slot start
+    on_time: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+
+    exchange: Mapped[Exchange] = relationship()
+    booking: Mapped[Booking | None] = relationship()
+
+
+class WaitlistEntry(Record, Base):
+    """Someone who wants a seat at an exchange between two local dates (and, with
+    ``between_start``/``between_end``, within those local hours)."""
+
+    __tablename__ = "waitlist_entries"
+    __table_args__ = (
+        CheckConstraint(_status_check("status", ENTRY_STATUSES), name="status"),
+        CheckConstraint("from_date <= to_date", name="range"),
+        Index(None, "exchange_id", "status", "created_at"),
+        Index(None, "booking_id"),
+    )
+
+    exchange_id: Mapped[int] = mapped_column(ForeignKey("exchanges.id", ondelete="CASCADE"))
+    customer_name: Mapped[str] = mapped_column(String(200))
+    customer_email: Mapped[str] = mapped_column(String(320))
+    customer_phone: Mapped[str | None] = mapped_column(String(50))
+    from_date: Mapped[date] = mapped_column(Date)
+    to_date: Mapped[date] = mapped_column(Date)
+    between_start: Mapped[str | None] = mapped_column(String(5))
+    between_end: Mapped[str | None] = mapped_column(String(5))
+    status: Mapped[str] = mapped_column(String(16), default="waiting", server_default="waiting")
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="SET NULL"))
+
+    exchange: Mapped[Exchange] = relationship()
+    booking: Mapped[Booking | None] = relationship()

@@ -4,5 +4,5 @@
 a test keeps it equal to Alembic's own head.
 """
 
-REVISIONS = ("0001",)
+REVISIONS = ("0001", "0002")
 HEAD = REVISIONS[-1]

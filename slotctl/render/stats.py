@@ -1,4 +1,5 @@
-"""The terminal view of ``slotctl stats``: a summary, bar charts and a heat map.
+"""The terminal view of ``slotctl stats``: a summary, bar charts and heat maps
+(utilisation of the slots, and waiting time at the front desk).
 
 Shades carry the meaning (``·░▒▓█``), so the heat map reads without colour too
 (``NO_COLOR``, a pipe); on a colour terminal each shade is also tinted.
@@ -27,12 +28,14 @@ EXCHANGE_COLUMNS = (
     "no-show",
     "cancel",
     "lead h",
+    "wait min",
 )
 SHADES = ("·", "░", "▒", "▓", "█")
 SHADE_STYLES = ("dim", "green", "yellow", "dark_orange", "red")
 STATUS_STYLES = {
     "pending": "yellow",
     "confirmed": "green",
+    "arrived": "cyan",
     "completed": "blue",
     "no_show": "red",
     "cancelled": "bright_black",
@@ -41,6 +44,10 @@ STATUS_STYLES = {
 
 def percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def minutes(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.1f} min"
 
 
 def _bar(value: float, largest: float, style: str = "cyan", width: int = BAR_WIDTH) -> Text:
@@ -52,14 +59,14 @@ def _bar(value: float, largest: float, style: str = "cyan", width: int = BAR_WID
     return Text("█" * full + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[part], style=style)
 
 
-def _shade(utilization: float | None, top: float) -> tuple[str, str]:
-    """The shade of a cell: blank without slots, ``·`` for none booked, then quarters of
-    the busiest cell (``top``), so a quiet period still shows where it is busiest."""
-    if utilization is None:
+def _shade(value: float | None, top: float) -> tuple[str, str]:
+    """The shade of a cell: blank without a value, ``·`` for zero, then quarters of the
+    largest cell (``top``), so a quiet period still shows where it is busiest."""
+    if value is None:
         return " ", ""
-    if utilization <= 0 or top <= 0:
+    if value <= 0 or top <= 0:
         return SHADES[0], SHADE_STYLES[0]
-    index = min(len(SHADES) - 1, max(1, math.ceil(utilization / top * 4 - 1e-9)))
+    index = min(len(SHADES) - 1, max(1, math.ceil(value / top * 4 - 1e-9)))
     return SHADES[index], SHADE_STYLES[index]
 
 
@@ -83,6 +90,13 @@ def summary_table(stats: Mapping[str, Any], title: str) -> Table:
     table.add_row("Expired", f"{stats['expired']:,}", "pending bookings cancelled by expiry")
     lead = stats["lead_time_hours_median"]
     table.add_row("Median lead time", "—" if lead is None else f"{lead:,.1f} h", "booking → slot")
+    table.add_row("Median wait", minutes(stats["wait_minutes_median"]), "arrival → call")
+    table.add_row("Wait, 90th percentile", minutes(stats["wait_minutes_p90"]), "")
+    table.add_row("Median service", minutes(stats["service_minutes_median"]), "call → served")
+    table.add_row("Walk-ins served", f"{stats['walkins_served']:,}", "")
+    table.add_row(
+        "Waitlist bookings", f"{stats['waitlist_bookings']:,}", "seats the waitlist filled"
+    )
     return table
 
 
@@ -119,10 +133,11 @@ def usage_chart(rows: Sequence[Mapping[str, Any]], label: str, title: str) -> Ta
     return table
 
 
-def heat_map(by_weekday: Sequence[Mapping[str, Any]], hours: Sequence[int]) -> Group:
-    """Weekday × local hour; each cell's shade is that hour's utilisation, in quarters
-    of the busiest cell (the legend gives the percentages)."""
-    title = "Utilisation by weekday and local hour"
+def _grid(
+    title: str, by_weekday: Sequence[Mapping[str, Any]], hours: Sequence[int], key: str
+) -> tuple[Table, float]:
+    """Weekday × local hour, each cell shaded by its ``key`` in quarters of the largest
+    cell; and that largest value."""
     table = Table(
         title=title,
         min_width=len(title),
@@ -133,22 +148,40 @@ def heat_map(by_weekday: Sequence[Mapping[str, Any]], hours: Sequence[int]) -> G
     table.add_column("", style="bold")
     for hour in hours:
         table.add_column(f"{hour:02d}", justify="center", min_width=2)
-    top = max(
-        (cell["utilization"] or 0 for day in by_weekday for cell in day["by_hour"]), default=0
-    )
+    top = max((cell[key] or 0 for day in by_weekday for cell in day["by_hour"]), default=0)
     for day in by_weekday:
-        cells = {cell["hour"]: cell["utilization"] for cell in day["by_hour"]}
+        cells = {cell["hour"]: cell[key] for cell in day["by_hour"]}
         row = []
         for hour in hours:
             shade, style = _shade(cells.get(hour), top)
             row.append(Text(shade * 2, style=style))
         table.add_row(day["day"], *row)
+    return table, top
+
+
+def _legend(labels: Sequence[str], blank: str) -> Text:
     legend = Text("  ")
-    labels = ["0%"] + [f"≤{percent(top * quarter / 4)}" for quarter in range(1, 5)]
     for shade, style, label in zip(SHADES, SHADE_STYLES, labels, strict=True):
         legend.append(shade * 2, style=style).append(f" {label}  ")
-    legend.append("(blank: no slots)", style="dim")
-    return Group(table, legend)
+    return legend.append(f"(blank: {blank})", style="dim")
+
+
+def heat_map(by_weekday: Sequence[Mapping[str, Any]], hours: Sequence[int]) -> Group:
+    """Weekday × local hour; each cell's shade is that hour's utilisation, in quarters
+    of the busiest cell (the legend gives the percentages)."""
+    table, top = _grid("Utilisation by weekday and local hour", by_weekday, hours, "utilization")
+    labels = ["0%"] + [f"≤{percent(top * quarter / 4)}" for quarter in range(1, 5)]
+    return Group(table, _legend(labels, "no slots"))
+
+
+def wait_map(wait_by_weekday: Sequence[Mapping[str, Any]]) -> Group:
+    """Weekday × local hour of arrival; each cell's shade is the median wait of the
+    tickets that arrived then, in quarters of the longest (the legend gives minutes)."""
+    hours = sorted({cell["hour"] for day in wait_by_weekday for cell in day["by_hour"]})
+    title = "Median wait by weekday and local hour of arrival"
+    table, top = _grid(title, wait_by_weekday, hours, "wait_minutes_median")
+    labels = ["0 min"] + [f"≤{minutes(top * quarter / 4)}" for quarter in range(1, 5)]
+    return Group(table, _legend(labels, "nobody called"))
 
 
 def exchange_table(rows: Sequence[Mapping[str, Any]]) -> Table:
@@ -168,6 +201,7 @@ def exchange_table(rows: Sequence[Mapping[str, Any]]) -> Table:
             percent(row["no_show_rate"]),
             percent(row["cancellation_rate"]),
             "—" if lead is None else f"{lead:,.1f}",
+            "—" if row["wait_minutes_median"] is None else f"{row['wait_minutes_median']:,.1f}",
         )
     return table
 
@@ -177,15 +211,19 @@ def show(stats: Mapping[str, Any], scope: str, console: Console | None = None) -
     console = console or make_console()
     title = f"Stats for {scope}, {stats['from']} to {stats['to']}"
     console.print(summary_table(stats, title))
+    waited = any(day["tickets"] for day in stats["wait_by_weekday"])
     if stats["slots"] == 0:
         console.print("No slots in this period.", style="dim")
-        return
-    console.print(status_chart(stats["bookings"]))
-    console.print()
-    console.print(usage_chart(stats["by_weekday"], "day", "Utilisation by weekday"))
-    console.print()
-    hours = [row["hour"] for row in stats["by_hour"]]
-    console.print(heat_map(stats["by_weekday"], hours))
-    if len(stats["exchanges"]) > 1:
+    else:
+        console.print(status_chart(stats["bookings"]))
+        console.print()
+        console.print(usage_chart(stats["by_weekday"], "day", "Utilisation by weekday"))
+        console.print()
+        hours = [row["hour"] for row in stats["by_hour"]]
+        console.print(heat_map(stats["by_weekday"], hours))
+    if waited:
+        console.print()
+        console.print(wait_map(stats["wait_by_weekday"]))
+    if len(stats["exchanges"]) > 1 and (stats["slots"] or waited):
         console.print()
         console.print(exchange_table(stats["exchanges"]))

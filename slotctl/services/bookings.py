@@ -7,8 +7,7 @@ and statuses changed with their audit events, only by :mod:`slotctl.services.sea
 from __future__ import annotations
 
 import re
-import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
@@ -37,13 +36,8 @@ from slotctl.services.lookup import by_uuid, exchange_by_slug
 from slotctl.services.slots import resolve_slot
 from slotctl.wording import counted
 
-REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 _REFERENCE_RE = re.compile(r"^BK-[0-9A-Z]{6}$")
-
-
-def draw_reference() -> str:
-    """A short reference such as ``BK-7K3Q9X`` (32^6 of them; the insert re-draws a taken one)."""
-    return "BK-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+draw_reference = domain.draw_reference
 
 
 # Finding ------------------------------------------------------------------------------
@@ -231,6 +225,7 @@ def create_booking(session: Session, slot_ident: str, new: NewBooking, actor: st
         uuid, reference, exchange.slug, slot.uuid, slot.starts_at.astimezone(zone),
         slot.ends_at.astimezone(zone), name, email, phone, notes, status, now, now,
         stamps["confirmed_at"], stamps["completed_at"], stamps["cancelled_at"], None,
+        stamps["arrived_at"], None, None,
     )  # fmt: skip
 
 
@@ -260,6 +255,10 @@ class BatchRefused(Conflict):
         self.outcomes = outcomes
 
 
+Check = Callable[[Booking, datetime], "str | None"]  # why a booking is refused, or None
+Then = Callable[[Booking, datetime], None]  # what follows a booking's transition
+
+
 def transition(
     session: Session,
     action: str,
@@ -267,12 +266,14 @@ def transition(
     actor: str,
     *,
     reason: str | None = None,
+    check: Check | None = None,
+    then: Then | None = None,
 ) -> list[BookingRecord]:
     """Apply one lifecycle action to several bookings, all or nothing.
 
-    Each booking is checked and changed with a conditional UPDATE; if any is
-    refused the caller's transaction must be rolled back (``BatchRefused``
-    carries every booking's outcome).
+    Each booking is checked (the domain's rule, then ``check``) and changed with a
+    conditional UPDATE, then ``then`` runs for it; if any is refused the caller's
+    transaction must be rolled back (``BatchRefused`` carries every booking's outcome).
     """
     rule = domain.TRANSITIONS[action]
     note = domain.reason(reason)
@@ -285,8 +286,12 @@ def transition(
     for booking in sorted(found.values(), key=lambda b: b.id):
         current = booking.status
         refusal = domain.refusal(rule, current, started=booking.slot.starts_at <= now)
+        if refusal is None and check is not None:
+            refusal = check(booking, now)
         if refusal is None:
             refusal = seats.change_status(session, booking, rule, actor, note, now)
+        if refusal is None and then is not None:
+            then(booking, now)
         if refusal is not None:
             outcomes.append(Outcome(booking.reference, current, rule.target, REFUSED, refusal))
             continue
@@ -311,7 +316,7 @@ def transition(
 def move_booking(session: Session, ident: str, slot_ident: str, actor: str) -> BookingRecord:
     """Take the new seat and release the old one in one transaction."""
     booking = find_booking(session, ident)
-    if booking.status not in domain.ACTIVE_STATUSES:
+    if booking.status not in domain.MOVABLE_STATUSES:
         raise Conflict(f"cannot move a {booking.status} booking")
     slot, exchange = resolve_slot(session, slot_ident)
     if slot.id == booking.time_slot_id:
@@ -340,6 +345,7 @@ def move_booking(session: Session, ident: str, slot_ident: str, actor: str) -> B
     if not moved.rowcount:  # type: ignore[attr-defined]
         raise Conflict(f"{booking.reference} was changed by someone else meanwhile; try again")
     seats.release(session, old_slot.id, now)
+    seats.promote(session, [old_slot.id], now)
     seats.event(
         session,
         booking.id,
@@ -456,11 +462,17 @@ def show_booking(session: Session, ident: str) -> tuple[dict[str, Any], str]:
 # Cron: expiry ------------------------------------------------------------------------
 
 
-def expire_pending(session: Session, older_than: int) -> int:
-    """Cancel stale pending bookings, release their seats, write their events; how many.
-    Stale: pending and created before the limit, or pending on a slot that started."""
+def expire_pending(session: Session, older_than: int) -> tuple[int, int]:
+    """Cancel stale pending bookings, release their seats (to the waitlist first), write
+    their events; then expire the waitlist entries whose window has passed. How many
+    of each. Stale: pending and created before the limit, or pending on a slot that
+    started."""
+    from slotctl.services.waitlist import expire_entries
+
     EXPIRY_MINUTES.check(older_than, "--older-than")
-    return seats.expire(session, clock.now(), older_than)
+    now = clock.now()
+    expired = seats.expire(session, now, older_than)
+    return expired, expire_entries(session, now)
 
 
 def stale_pending(session: Session, older_than: int) -> list[BookingRecord]:

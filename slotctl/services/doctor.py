@@ -1,11 +1,12 @@
-"""``slotctl doctor``: check every invariant of docs/design.md with set-based SQL."""
+"""``slotctl doctor``: check every invariant of docs/design.md with set-based SQL
+(slots and bookings, and the front desk: tickets and the waitlist)."""
 
 from __future__ import annotations
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
-from slotctl import clock
+from slotctl import clock, domain
 from slotctl.db.models import UTCDateTime
 from slotctl.records import Violation
 from slotctl.services import seats
@@ -67,6 +68,85 @@ ORDER BY s.starts_at, b.reference
 """
 
 
+# The front desk ----------------------------------------------------------------------
+#
+# What a ticket in each status has of its call and service: domain.TICKET_STAMPS.
+TICKET_CALL = domain.TICKET_STAMPS
+
+
+def _ticket_call_problem_sql(alias: str) -> str:
+    """SQL: how the call columns of the ticket row ``alias`` contradict its status
+    (:data:`TICKET_CALL`), or null when they agree."""
+    branches = []
+    for status, columns in TICKET_CALL.items():
+        checks = " ".join(
+            f"WHEN {alias}.{column} IS {'' if wanted else 'NOT '}NULL"
+            f" THEN 'a {status} ticket {'needs' if wanted else 'has no'} {column}'"
+            for column, wanted in columns.items()
+        )
+        branches.append(f"WHEN '{status}' THEN CASE {checks} END")
+    return (
+        f"CASE WHEN ({alias}.called_at IS NULL) <> ({alias}.counter IS NULL)"
+        " THEN 'a ticket has called_at and counter together or neither'"
+        f" ELSE CASE {alias}.status {' '.join(branches)} END END"
+    )
+
+
+_TICKET_CALLS = f"""
+SELECT uuid, slug, problem FROM (
+  SELECT t.uuid, e.slug, t.arrived_at, {_ticket_call_problem_sql("t")} AS problem
+  FROM tickets t JOIN exchanges e ON e.id = t.exchange_id
+) w WHERE problem IS NOT NULL
+ORDER BY arrived_at, uuid
+"""
+
+# The booking status each ticket status goes with: a ticket in the queue belongs to an
+# arrived booking, and leaves it as its booking leaves arrived (domain.TICKET_AFTER_BOOKING).
+TICKET_BOOKING: dict[str, str] = {
+    **dict.fromkeys(domain.QUEUED_STATUSES, domain.ARRIVED),
+    **{ticket: booking for booking, ticket in domain.TICKET_AFTER_BOOKING.items()},
+}
+_AGREEING = " OR ".join(
+    f"(t.status = '{ticket}' AND b.status = '{booking}')"
+    for ticket, booking in TICKET_BOOKING.items()
+)
+_TICKET_BOOKINGS = f"""
+SELECT t.uuid, e.slug, t.kind, t.seq, t.status, b.reference, b.status
+FROM tickets t JOIN bookings b ON b.id = t.booking_id JOIN exchanges e ON e.id = t.exchange_id
+WHERE NOT ({_AGREEING})
+ORDER BY t.arrived_at, t.uuid
+"""
+
+_WAITLIST = f"""
+SELECT w.uuid, e.slug, w.status, w.customer_email, b.id, b.reference, b.customer_email, be.slug
+FROM waitlist_entries w JOIN exchanges e ON e.id = w.exchange_id
+LEFT JOIN bookings b ON b.id = w.booking_id
+LEFT JOIN exchanges be ON be.id = b.exchange_id
+WHERE (w.status = '{domain.BOOKED}' AND (b.id IS NULL OR b.exchange_id <> w.exchange_id
+                                   OR b.customer_email <> w.customer_email))
+   OR (w.status <> '{domain.BOOKED}' AND w.booking_id IS NOT NULL)
+ORDER BY w.created_at, w.uuid
+"""
+
+
+def _waitlist_problem(
+    status: str,
+    email: str,
+    booking: int | None,
+    reference: str | None,
+    booked_email: str | None,
+    booked_at: str | None,
+    slug: str,
+) -> str:
+    if status != domain.BOOKED:
+        return f"{status}, but it has booking {reference}"
+    if booking is None:
+        return "booked, but it has no booking"
+    if booked_at != slug:
+        return f"booked, but its booking {reference} is at {booked_at}"
+    return f"booked for {email}, but its booking {reference} is for {booked_email}"
+
+
 def _holding(count: int) -> str:
     return f"{counted(count, 'booking')} {verb(count, 'holds', 'hold')} seats"
 
@@ -115,6 +195,25 @@ def check(session: Session) -> list[Violation]:
             else f"{status}, but its last audit event says {last}"
         )
         violations.append(_violation("history", reference, slug, detail))
+    for uuid, slug, problem in session.execute(text(_TICKET_CALLS)):
+        violations.append(_violation("ticket_call", uuid, slug, problem))
+    for uuid, slug, kind, seq, status, reference, booking_status in session.execute(
+        text(_TICKET_BOOKINGS)
+    ):
+        violations.append(
+            _violation(
+                "ticket_booking",
+                uuid,
+                slug,
+                f"ticket {domain.ticket_number(kind, seq)} is {status}, but its booking"
+                f" {reference} is {booking_status}",
+            )
+        )
+    for uuid, slug, status, email, booking, reference, booked_email, booked_at in session.execute(
+        text(_WAITLIST)
+    ):
+        detail = _waitlist_problem(status, email, booking, reference, booked_email, booked_at, slug)
+        violations.append(_violation("waitlist", uuid, slug, detail))
     return violations
 
 

@@ -9,12 +9,19 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from slotctl import clock, domain
-from slotctl.bounds import ADVANCE_DAYS, MINUTES_PER_DAY, NOTICE_MINUTES
+from slotctl.bounds import (
+    ADVANCE_DAYS,
+    CHECKIN_EARLY_MINUTES,
+    LATE_AFTER_MINUTES,
+    MINUTES_PER_DAY,
+    NOTICE_MINUTES,
+)
 from slotctl.db.models import Booking, Exchange, TimeSlot
 from slotctl.domain import SEAT_HOLDING_STATUSES
 from slotctl.errors import Conflict, InvalidValue
 from slotctl.parsing import validate_timezone
 from slotctl.records import ExchangeRecord
+from slotctl.services import seats
 from slotctl.services.lookup import exchange_by_slug
 from slotctl.wording import counted
 
@@ -89,6 +96,8 @@ def update_exchange(
     min_notice_minutes: int | None = None,
     max_advance_days: Any = UNSET,
     is_active: bool | None = None,
+    checkin_early_minutes: int | None = None,
+    late_after_minutes: int | None = None,
 ) -> ExchangeRecord:
     exchange = exchange_by_slug(session, slug, for_update=True)
     if name is not None:
@@ -107,7 +116,15 @@ def update_exchange(
         exchange.max_advance_days = _validate_advance(max_advance_days)
     if is_active is not None:
         exchange.is_active = is_active
+    if checkin_early_minutes is not None:
+        exchange.checkin_early_minutes = CHECKIN_EARLY_MINUTES.check(
+            checkin_early_minutes, "--checkin-early"
+        )
+    if late_after_minutes is not None:
+        exchange.late_after_minutes = LATE_AFTER_MINUTES.check(late_after_minutes, "--late-after")
     session.flush()
+    if is_active:  # an exchange taking bookings again gives its free seats to the waitlist
+        seats.promote_entries(session, exchange.id, clock.now())
     return exchange_record(exchange)
 
 

@@ -28,6 +28,7 @@ from slotctl.db.models import BusinessHours, Closure, Exchange, TimeSlot
 from slotctl.localtime import first_instant
 from slotctl.parsing import parse_date, parse_time
 from slotctl.records import SlotRecord, slot_record, slot_values_record
+from slotctl.services import seats
 from slotctl.services.lookup import exchange_by_slug
 
 CHUNK_DAYS = 92  # days planned at once per exchange (a quarter): bounds memory
@@ -222,6 +223,8 @@ def generate(
     budget = _CommitBudget()
     for exchange in exchanges:
         _generate_exchange(session, exchange, request, now, result, advance, budget)
+        if not request.dry_run:  # new seats go to the waitlist first
+            seats.promote_entries(session, exchange.id, now)
     if result.created >= ANALYZE_AFTER:
         session.commit()
         SlotStore(session.connection()).analyze()

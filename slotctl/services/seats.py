@@ -16,13 +16,13 @@ what differs between the databases from :mod:`slotctl.db.dialects`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
@@ -119,6 +119,7 @@ class NewBooking:
     status: str  # pending or confirmed
     actor: str
     uuid: str = ""
+    note: str = "created"  # of its first history entry
 
 
 def book(
@@ -145,6 +146,7 @@ def book(
         "now": sql.stamp(now),
         "event": new_uuid(),
         "actor": new.actor,
+        "note": new.note,
     }
     with sql.cursor(connection) as cursor:
         if not _take(cursor, sql, claim, now):
@@ -166,8 +168,9 @@ def change_status(
     transition does, writes its audit event. None when done, else why not (another
     process changed the booking meanwhile)."""
     values: dict[str, Any] = {"status": transition.target, "updated_at": now}
-    if transition.stamp is not None:
-        values[transition.stamp] = now
+    has = {column: getattr(booking, column) for column in domain.STAMP_COLUMNS}
+    for column in domain.stamps_to_set(transition, has):
+        values[column] = now
     if transition.target == domain.CANCELLED:
         values["cancellation_reason"] = note
     done = session.execute(
@@ -178,10 +181,28 @@ def change_status(
     )
     if not done.rowcount:  # type: ignore[attr-defined]
         return "changed by someone else meanwhile; try again"
+    event(session, booking.id, actor, booking.status, transition.target, note, now)
+    if booking.status == domain.ARRIVED:
+        _follow_ticket(session, booking.id, domain.TICKET_AFTER_BOOKING[transition.target], now)
     if transition.releases_seat:
         release(session, booking.time_slot_id, now)
-    event(session, booking.id, actor, booking.status, transition.target, note, now)
+        promote(session, [booking.time_slot_id], now)
     return None
+
+
+def _follow_ticket(session: Session, booking_id: int, status: str, now: datetime) -> None:
+    """The booking's queued ticket leaves the queue with it (served, no-show or left)."""
+    from slotctl.db.models import Ticket
+
+    values: dict[str, Any] = {"status": status, "updated_at": now}
+    if status == domain.SERVED:
+        values["served_at"] = now
+    session.execute(
+        update(Ticket)
+        .where(Ticket.booking_id == booking_id, Ticket.status.in_(domain.QUEUED_STATUSES))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def event(
@@ -323,6 +344,13 @@ def expire(session: Session, now: datetime, older_than: int) -> int:
     )
     event = f":now, :actor, '{domain.PENDING}', '{EXPIRY.target}', :reason, :now, :now"
     params = {"actor": SYSTEM, "reason": EXPIRED}
+    freed = session.scalars(
+        text(
+            f"SELECT DISTINCT time_slot_id FROM bookings WHERE {STALE} AND EXISTS (SELECT 1"
+            " FROM waitlist_entries w WHERE w.exchange_id = bookings.exchange_id"
+            f" AND w.status = '{domain.ENTRY_WAITING}')"
+        ).bindparams(*binds)
+    ).all()
     expired = 0
     for statement in dialects.of(session).expire_statements(STALE, change, event):
         used = [b for b in binds if f":{b.key}" in statement]
@@ -332,4 +360,240 @@ def expire(session: Session, now: datetime, older_than: int) -> int:
             {key: value for key, value in params.items() if f":{key}" in statement},
         )
         expired = int(result.rowcount)  # type: ignore[attr-defined]
+    promote(session, freed, now)
     return expired
+
+
+# The waitlist: a freed seat goes to the earliest matching entry ------------------------
+
+
+@dataclass(frozen=True)
+class _FreeSlot:
+    id: int
+    exchange_id: int
+    day: Any
+    starts_at: datetime
+    ends_at: datetime
+    free: int
+    earliest: datetime  # the slot must start after this (now plus the minimum notice)
+    minutes: tuple[int, int]  # local start and end, in minutes of its day
+
+
+def _free_slots(session: Session, where: Any, now: datetime) -> list[_FreeSlot]:
+    """The slots (``where``) with a free seat that a customer may book now: available,
+    of an active exchange, after the minimum notice and within the maximum advance; by
+    start."""
+    from zoneinfo import ZoneInfo
+
+    from slotctl.db.models import Exchange, TimeSlot
+    from slotctl.localtime import minutes_of_day
+
+    rows = session.execute(
+        select(
+            TimeSlot.id,
+            TimeSlot.exchange_id,
+            TimeSlot.date,
+            TimeSlot.starts_at,
+            TimeSlot.ends_at,
+            TimeSlot.max_capacity - TimeSlot.current_bookings,
+            Exchange.min_notice_minutes,
+            Exchange.max_advance_days,
+            Exchange.timezone,
+        )
+        .join(Exchange, Exchange.id == TimeSlot.exchange_id)
+        .where(
+            where,
+            TimeSlot.current_bookings < TimeSlot.max_capacity,
+            TimeSlot.is_available,
+            Exchange.is_active,
+            TimeSlot.starts_at > now,
+        )
+        .order_by(TimeSlot.starts_at, TimeSlot.id)
+    ).all()
+    found = []
+    for slot_id, exchange_id, day, starts_at, ends_at, free, notice, advance, zone in rows:
+        earliest, latest = domain.booking_window(now, notice, advance)
+        if starts_at <= earliest or (latest is not None and starts_at > latest):
+            continue
+        local = ZoneInfo(zone)
+        found.append(
+            _FreeSlot(
+                slot_id, exchange_id, day, starts_at, ends_at, free, earliest,
+                minutes_of_day(starts_at.astimezone(local), ends_at.astimezone(local)),
+            )
+        )  # fmt: skip
+    return found
+
+
+@dataclass(frozen=True)
+class _Entry:
+    id: int
+    name: str
+    email: str
+    phone: str | None
+    first: Any
+    last: Any
+    between: tuple[int, int] | None
+
+
+ENTRY_PAGE = 64  # waiting entries read at a time: a freed seat is usually given in the first
+
+
+def _entry_rows(session: Session, *where: Any) -> Iterator[_Entry]:
+    """The waiting entries (``where``), first come first, read a page at a time."""
+    from slotctl.db.models import WaitlistEntry as W
+    from slotctl.localtime import between_minutes
+
+    query = (
+        select(
+            W.id,
+            W.customer_name,
+            W.customer_email,
+            W.customer_phone,
+            W.from_date,
+            W.to_date,
+            W.between_start,
+            W.between_end,
+            W.created_at,
+        )
+        .where(W.status == domain.ENTRY_WAITING, *where)
+        .order_by(W.created_at, W.id)
+        .limit(ENTRY_PAGE)
+    )
+    page = query
+    while True:  # keyset pages: entries given a seat meanwhile do not shift the next page
+        rows = session.execute(page).all()
+        for i, name, email, phone, first, last, a, b, _ in rows:
+            yield _Entry(i, name, email, phone, first, last, between_minutes(a, b))
+        if len(rows) < ENTRY_PAGE:
+            return
+        last_id, created = rows[-1][0], rows[-1][-1]
+        page = query.where(
+            (W.created_at > created) | ((W.created_at == created) & (W.id > last_id))
+        )
+
+
+def _give(session: Session, slot: _FreeSlot, entry: _Entry, now: datetime) -> bool:
+    """Book the entry's customer on the slot (pending, actor ``waitlist``) and mark the
+    entry booked; False (nothing changed) when the entry was taken meanwhile or the
+    seat is refused (full, or the customer holds an overlapping booking)."""
+    from slotctl.db.models import WaitlistEntry
+
+    # The entry's row is locked before it is taken (PostgreSQL): a transaction giving a
+    # seat to the same entry right now is waited for, never passed over, so the line
+    # keeps its order even when that transaction rolls back (SQLite has one writer).
+    free = session.scalar(
+        select(WaitlistEntry.id)
+        .where(WaitlistEntry.id == entry.id, WaitlistEntry.status == domain.ENTRY_WAITING)
+        .with_for_update()
+    )
+    if free is None:
+        return False
+    taken = session.execute(
+        update(WaitlistEntry)
+        .where(WaitlistEntry.id == entry.id, WaitlistEntry.status == domain.ENTRY_WAITING)
+        .values(status=domain.BOOKED, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not taken.rowcount:  # type: ignore[attr-defined]
+        return False
+    claim = Claim(slot.id, slot.starts_at, slot.ends_at, entry.email, slot.earliest)
+    new = NewBooking(
+        domain.draw_reference(), slot.exchange_id, entry.name, entry.email, entry.phone,
+        None, domain.PENDING, domain.WAITLIST_ACTOR, note=domain.WAITLIST_NOTE,
+    )  # fmt: skip
+    booked = book(session, claim, new, now, domain.draw_reference)
+    if booked is None:
+        session.execute(
+            update(WaitlistEntry)
+            .where(WaitlistEntry.id == entry.id)
+            .values(status=domain.ENTRY_WAITING)
+            .execution_options(synchronize_session=False)
+        )
+        return False
+    session.execute(
+        update(WaitlistEntry)
+        .where(WaitlistEntry.id == entry.id)
+        .values(booking_id=booked[0])
+        .execution_options(synchronize_session=False)
+    )
+    return True
+
+
+def _window_sql(slot: _FreeSlot) -> tuple[Any, ...]:
+    """SQL narrowing the waiting entries to those whose window the slot may lie in (its
+    exchange, date and local hours), so a long waitlist is not read row by row;
+    :func:`slotctl.domain.entry_matches` still decides each row read. Times compare as
+    ``HH:MM`` text (``24:00`` last)."""
+    from slotctl.db.models import WaitlistEntry as W
+    from slotctl.parsing import format_time
+
+    start, end = (format_time(minute) for minute in slot.minutes)
+    return (
+        W.exchange_id == slot.exchange_id,
+        W.from_date <= slot.day,
+        W.to_date >= slot.day,
+        W.between_start.is_(None) | ((W.between_start <= start) & (W.between_end >= end)),
+    )
+
+
+def promote(session: Session, slot_ids: Any, now: datetime) -> int:
+    """Give the free seats of these slots to the waiting entries whose window they lie
+    in, earliest entry first (first come, first served), in the caller's transaction:
+    the seat is taken through :func:`book` like any other. How many were booked."""
+    from slotctl.db.models import TimeSlot
+    from slotctl.db.models import WaitlistEntry as W
+
+    ids = sorted(set(slot_ids))
+    if not ids:
+        return 0
+    waiting = (
+        select(W.id)
+        .where(W.exchange_id == TimeSlot.exchange_id, W.status == domain.ENTRY_WAITING)
+        .exists()
+    )
+    given = 0
+    for slot in _free_slots(session, TimeSlot.id.in_(ids) & waiting, now):
+        free = slot.free
+        for entry in _entry_rows(session, *_window_sql(slot)):
+            if free <= 0:
+                break
+            if domain.entry_matches(
+                slot.day, slot.minutes, entry.first, entry.last, entry.between
+            ) and _give(session, slot, entry, now):
+                free -= 1
+                given += 1
+    return given
+
+
+def promote_entries(
+    session: Session, exchange_id: int, now: datetime, only: int | None = None
+) -> int:
+    """Give each waiting entry of the exchange (or only the entry ``only``, just added),
+    earliest first, the earliest free seat in its window (after an entry is added,
+    slots generated, the exchange made active). How many were booked."""
+    from slotctl.db.models import TimeSlot
+    from slotctl.db.models import WaitlistEntry as W
+
+    where = [W.exchange_id == exchange_id] + ([] if only is None else [W.id == only])
+    entries = list(_entry_rows(session, *where))
+    if not entries:
+        return 0
+    first, last = min(e.first for e in entries), max(e.last for e in entries)
+    window = (TimeSlot.exchange_id == exchange_id) & TimeSlot.date.between(first, last)
+    slots = _free_slots(session, window, now)
+    free = {slot.id: slot.free for slot in slots}
+    given = 0
+    for entry in entries:
+        for slot in slots:
+            if (
+                free[slot.id] > 0
+                and domain.entry_matches(
+                    slot.day, slot.minutes, entry.first, entry.last, entry.between
+                )
+                and _give(session, slot, entry, now)
+            ):
+                free[slot.id] -= 1
+                given += 1
+                break
+    return given

@@ -19,6 +19,7 @@ from slotctl.domain import SEAT_HOLDING_STATUSES, SLOT_STATUSES, booking_window
 from slotctl.errors import Conflict, InvalidValue, NotFound
 from slotctl.localtime import day_window, local_or_instant, local_start, optional_date
 from slotctl.records import Page, SlotRecord, booking_record, slot_record, slot_values_record
+from slotctl.services import seats
 from slotctl.services.lookup import by_uuid, exchange_by_slug
 from slotctl.services.seats import slot_status_sql
 from slotctl.wording import counted
@@ -296,6 +297,7 @@ def update_capacity(session: Session, ident: str, capacity: int) -> SlotRecord:
             f"slot {slot.uuid[:8]} has {counted(slot.current_bookings, 'booking')} holding seats; "
             f"capacity {capacity} is below that"
         )
+    seats.promote(session, [slot.id], clock.now())  # a raise frees seats for the waitlist
     return _record(session, slot, exchange)
 
 
@@ -309,6 +311,8 @@ def set_blocked(session: Session, selection: Selection, blocked: bool) -> list[S
             .values(is_available=not blocked, updated_at=clock.now())
             .execution_options(synchronize_session=False)
         )
+    if not blocked:  # unblocked seats go to the waitlist first
+        seats.promote(session, ids, clock.now())
     return [_record(session, slot, exchange) for slot, exchange in chosen]
 
 
@@ -333,6 +337,8 @@ def bulk_capacity(
             .values(max_capacity=capacity, updated_at=clock.now())
             .execution_options(synchronize_session=False)
         )
+        if result.rowcount:  # type: ignore[attr-defined]
+            seats.promote(session, [slot.id], clock.now())
         target = changed if result.rowcount else refused  # type: ignore[attr-defined]
         target.append(_record(session, slot, exchange))
     return BulkOutcome(changed, refused)

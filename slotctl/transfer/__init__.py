@@ -4,7 +4,8 @@ Export (:mod:`.export`, :mod:`.ics`, :mod:`.xlsx`) streams records rendered by t
 database. A workbook is read into the same CSV-cell text (:mod:`.xlsx`), so every
 rule below holds for it unchanged.
 Import is split by record type (:mod:`.exchanges`, :mod:`.hours`, :mod:`.slots`,
-:mod:`.bookings`) over one shared cell layer (:mod:`.cells`) that uses the
+:mod:`.bookings`, and the front desk's tickets and waitlist entries in
+:mod:`.front_desk`) over one shared cell layer (:mod:`.cells`) that uses the
 validators of :mod:`slotctl.domain`, and one staging layer (:mod:`.staging`).
 Imports obey the booking lifecycle and change seats and statuses only through
 :mod:`slotctl.services.seats`.
@@ -24,8 +25,8 @@ need the whole picture — duplicates, unknown slots, overlaps, capacity — and
 the writes are set-based SQL over that table. Memory stays flat whatever the
 file's size. (Booking import writes in a savepoint and runs its whole-file
 checks only when a constraint refuses the write: see :func:`import_bookings`.)
-Exchanges, hours and closures are small by nature and go through the ORM with
-the same validation as the commands that create them.
+Exchanges, hours, closures, tickets and waitlist entries are small by nature and
+go through the ORM with the same validation as the commands that create them.
 
 Derived columns (a booking's exchange and times, a slot's counters, seats and
 status) are optional and ignored: they are recomputed from the records they

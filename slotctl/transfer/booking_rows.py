@@ -15,6 +15,7 @@ from slotctl.db.models import new_uuids
 from slotctl.errors import InvalidValue
 from slotctl.records import BOOKING_FIELDS
 from slotctl.services.bookings import draw_reference
+from slotctl.services.queue import COUNTER_LIMIT
 from slotctl.tabular import Source, check_header, decode_cell, read_cells
 from slotctl.transfer import damage
 from slotctl.transfer.cells import (
@@ -46,6 +47,9 @@ STAGE = (
     ("completed_at", "ts"),
     ("cancelled_at", "ts"),
     ("cancellation_reason", "text"),
+    ("arrived_at", "ts"),
+    ("called_at", "ts"),
+    ("counter", "text"),
     ("garbled", "text"),  # the text cells that look garbled (JSON: column -> cell), or null
     ("slot_id", "int"),
     ("exchange_id", "int"),
@@ -53,16 +57,19 @@ STAGE = (
     ("old_status", "text"),
     ("old_slot_id", "int"),
     ("changed", "int"),
+    ("started", "int"),  # its slot has started (only where a status change depends on it)
 )
 # Slots remembered between batches: files come in slot order, so a small cache hits as
 # often as a big one, and memory stays flat (a slot costs ~250 bytes here).
 SLOT_CACHE = 10_000
-PARSED = 19  # columns the parser fills (slot_id and exchange_id included)
+PARSED = 22  # columns the parser fills (slot_id and exchange_id included)
 # A booking's own columns: its fields less the uuid and those derived from its slot.
 COLUMNS = tuple(
     f for f in BOOKING_FIELDS if f not in ("uuid", "exchange", "slot", "starts_at", "ends_at")
 )
 STAMPS = ("created_at", "updated_at")
+# Every instant column of a booking, in the order of its stage.
+TIMES = (*STAMPS, "confirmed_at", "completed_at", "cancelled_at", "arrived_at", "called_at")
 _REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$")
 
 
@@ -82,10 +89,7 @@ class _Parser:
         self.instant = stage.instant
         self.now = stage.stamp(now)
         self.fresh_uuids: list[str] = []
-        self.times = [
-            (self.i[c], c)
-            for c in ("created_at", "updated_at", "confirmed_at", "completed_at", "cancelled_at")
-        ]
+        self.times = [(self.i[c], c) for c in TIMES]
         checks: dict[str, Callable[[list[str]], object]] = {
             "uuid": self.uuid,
             "reference": self.reference,
@@ -97,6 +101,7 @@ class _Parser:
             "status": self.status,
             **{c: partial(self.stamp, i, c) for i, c in self.times if i >= 0},
             "cancellation_reason": self.reason,
+            "counter": self.counter,
         }
         self.checks = [checks[c] for c in FIELDS["bookings"] if c in checks]  # in this order
         # The free-text cells damage.garbled looks at (a row all ASCII skips them).
@@ -162,6 +167,9 @@ class _Parser:
     def reason(self, cells: list[str]) -> str | None:
         return domain.reason(self.text(cells, "cancellation_reason") or None, "cancellation_reason")
 
+    def counter(self, cells: list[str]) -> str | None:
+        return domain.clean_text(self.text(cells, "counter") or None, "counter", COUNTER_LIMIT)
+
     def stamp(self, i: int, column: str, cells: list[str]) -> Any:
         return self.instant(cells[i], column)
 
@@ -200,6 +208,9 @@ class _Parser:
             times[3],
             times[4],
             self.reason(cells),
+            times[5],  # arrived_at
+            times[6],  # called_at
+            self.counter(cells),
             None if "".join(cells).isascii() else self.garbled(cells),
         )
 

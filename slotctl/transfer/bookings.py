@@ -21,6 +21,7 @@ from slotctl.transfer.booking_rows import (
     PARSED,
     STAGE,
     STAMPS,
+    TIMES,
     booking_rows,
     repeated_refused,
 )
@@ -187,7 +188,7 @@ def _damage(
                         problems.add(line, damage.garbled_reason(column, text, fixed))
 
 
-_TIMES = frozenset((*STAMPS, *domain.STAMP_COLUMNS))
+_TIMES = frozenset(TIMES)
 _NAMED_SLOTS = 100_000  # slot names kept while listing changes
 
 
@@ -229,11 +230,16 @@ def _list_changes(stage: Stage, result: ImportResult, updatable: list[str], kept
                     add(reference, column, old, new)
 
 
+Step = tuple[str, str, int | None, tuple[domain.Transition, ...]]
+
+
 def _lifecycle(
     stage: Stage, problems: Problems, header: list[str], now: datetime, *, has_bookings: bool
-) -> list[tuple[str, str]]:
+) -> list[Step]:
     """The booking lifecycle over the staged rows; the status changes of existing
-    bookings, as distinct ``(from, to)`` pairs.
+    bookings, as distinct ``(from, to, started, chain)``: ``started`` (1 or 0, the
+    staged rows' ``started``) where the chain depends on whether the slot has started
+    (before it, a booking is completed through a check-in), else None.
 
     A status change must be a transition the commands allow, or a chain of them
     (:func:`slotctl.domain.chain`); it gets the timestamps those transitions set where
@@ -242,39 +248,24 @@ def _lifecycle(
     """
     st = stage.name
     stamp = stage.stamp(now)
-    changes: list[tuple[str, str]] = []
+    pairs: list[tuple[str, str]] = []
     if has_bookings:
-        changes = [
+        pairs = [
             (str(old), str(new))
             for old, new in stage.sql(
                 f"SELECT DISTINCT old_status, status FROM {st}"
                 " WHERE existing_id IS NOT NULL AND old_status <> status"
             )
         ]
-    if changes:  # a status change happens now, whatever the file's updated_at says
+    if pairs:  # a status change happens now, whatever the file's updated_at says
         stage.sql(
             f"UPDATE {st} SET updated_at = ? WHERE existing_id IS NOT NULL"
             " AND old_status <> status",
             [stamp],
         )
-    for old, new in changes:
-        if domain.chain(old, new, started=False) is None:  # the slot's start may matter
-            for line, started in stage.sql(
-                f"SELECT st.line, CASE WHEN s.starts_at <= ? THEN 1 ELSE 0 END FROM {st} st"
-                " JOIN time_slots s ON s.id = st.slot_id"
-                " WHERE st.existing_id IS NOT NULL AND st.old_status = ? AND st.status = ?",
-                [stamp, old, new],
-            ):
-                refusal = domain.chain_refusal(old, new, started=bool(started))
-                if refusal is not None:
-                    problems.add(line, refusal)
-        path = domain.chain(old, new, started=True) or ()
-        for column in sorted({t.stamp for t in path if t.stamp is not None}):
-            stage.sql(
-                f"UPDATE {st} SET {column} = ? WHERE existing_id IS NOT NULL"
-                f" AND old_status = ? AND status = ? AND {column} IS NULL",
-                [stamp, old, new],
-            )
+    changes = _chains(stage, pairs, problems, stamp)
+    for old, new, started, path in changes:
+        _chain_stamps(stage, old, new, started, path, stamp)
     # A new booking in a file without a timestamp column gets the timestamps its status
     # needs as a command would set them (``bookings create --confirm``: confirmed now).
     left_out = [c for c in domain.STAMP_COLUMNS if c not in header]
@@ -302,13 +293,76 @@ def _lifecycle(
     return changes
 
 
+def _chains(
+    stage: Stage, pairs: list[tuple[str, str]], problems: Problems, stamp: object
+) -> list[Step]:
+    """Each status change's chain (:func:`slotctl.domain.chain`), and its rows that no
+    chain allows as bad rows; where the chain depends on whether the slot has started,
+    the rows' ``started`` is set and each chain is a step of its own."""
+    st = stage.name
+    changes: list[Step] = []
+    for old, new in pairs:
+        if domain.chain(old, new, started=False) is None:  # the slot's start may matter
+            for line, started in stage.sql(
+                f"SELECT st.line, CASE WHEN s.starts_at <= ? THEN 1 ELSE 0 END FROM {st} st"
+                " JOIN time_slots s ON s.id = st.slot_id"
+                " WHERE st.existing_id IS NOT NULL AND st.old_status = ? AND st.status = ?",
+                [stamp, old, new],
+            ):
+                refusal = domain.chain_refusal(old, new, started=bool(started))
+                if refusal is not None:
+                    problems.add(line, refusal)
+        late = domain.chain(old, new, started=True) or ()
+        early = domain.chain(old, new, started=False)
+        if early is None or early == late:
+            changes.append((old, new, None, late))
+        else:  # the rows of this change take one chain or the other
+            stage.sql(
+                f"UPDATE {st} SET started = CASE WHEN EXISTS (SELECT 1 FROM time_slots s"
+                f" WHERE s.id = {st}.slot_id AND s.starts_at <= ?) THEN 1 ELSE 0 END"
+                " WHERE existing_id IS NOT NULL AND old_status = ? AND status = ?",
+                [stamp, old, new],
+            )
+            changes += [(old, new, 1, late), (old, new, 0, early)]
+    return changes
+
+
+def _chain_stamps(
+    stage: Stage,
+    old: str,
+    new: str,
+    started: int | None,
+    path: tuple[domain.Transition, ...],
+    stamp: object,
+) -> None:
+    """The timestamps the chain ``path`` sets on the rows going from ``old`` to ``new``
+    where the file leaves them blank, as a command sets them (domain.stamps_to_set):
+    each step's own timestamp, and those its status needs that the booking lacks
+    (arriving confirms a pending booking)."""
+    st = stage.name
+    own = {t.stamp for t in path if t.stamp is not None}
+    which = "" if started is None else f" AND started = {int(started)}"
+    for column in sorted({c for t in path for c in domain.stamps_to_set(t, {})}):
+        lacks = (
+            ""
+            if column in own
+            else f" AND EXISTS (SELECT 1 FROM bookings b WHERE b.id = {st}.existing_id"
+            f" AND b.{column} IS NULL)"
+        )
+        stage.sql(
+            f"UPDATE {st} SET {column} = ? WHERE existing_id IS NOT NULL"
+            f" AND old_status = ? AND status = ?{which} AND {column} IS NULL{lacks}",
+            [stamp, old, new],
+        )
+
+
 def _write_bookings(
     session: Session,
     stage: Stage,
     result: ImportResult,
     updatable: list[str],
     kept: set[str],
-    changes: list[tuple[str, str]],
+    changes: list[Step],
     now: datetime,
     actor: str,
 ) -> None:
@@ -334,19 +388,22 @@ def _write_bookings(
             [] if "updated_at" in updatable else [stamp],
         )
         # The audit events the commands write: one per transition of the chain.
-        for old, new in changes:
+        for old, new, started, path in changes:
+            which = "" if started is None else f" AND st.started = {int(started)}"
             previous = old
-            for step in domain.chain(old, new, started=True) or ():
+            for step in path:
                 seats.events(
                     session,
                     f"SELECT st.existing_id AS booking_id, '{previous}' AS from_status,"
                     f" '{step.target}' AS to_status FROM {st} st WHERE st.changed = 1"
-                    f" AND st.old_status = '{old}' AND st.status = '{new}'",
+                    f" AND st.old_status = '{old}' AND st.status = '{new}'{which}",
                     actor=actor,
                     note="imported",
                     now=now,
                 )
                 previous = step.target
+        for old, new in dict.fromkeys((old, new) for old, new, _, _ in changes):
+            _follow_tickets(stage, old, new, stamp)
     ((before,),) = stage.sql("SELECT COALESCE(max(id), 0) FROM bookings")
     columns = ", ".join(COLUMNS)
     values = ", ".join(f"COALESCE({c}, ?)" if c in STAMPS else c for c in COLUMNS)
@@ -366,6 +423,23 @@ def _write_bookings(
     )
     # The capacity check of time_slots refuses a count above capacity: overbooking.
     seats.recount(session, now, f"SELECT slot_id FROM {st} UNION SELECT old_slot_id FROM {st}")
+
+
+def _follow_tickets(stage: Stage, old: str, new: str, stamp: object) -> None:
+    """The queued tickets of arrived bookings the file completes, misses or cancels leave
+    the queue with them (:data:`slotctl.domain.TICKET_AFTER_BOOKING`), as when a command
+    does it (``served`` sets ``served_at``)."""
+    status = domain.TICKET_AFTER_BOOKING.get(new)
+    if old != domain.ARRIVED or status is None:
+        return
+    queued = ", ".join(f"'{s}'" for s in domain.QUEUED_STATUSES)
+    served = ", served_at = ?" if status == domain.SERVED else ""
+    stage.sql(
+        f"UPDATE tickets SET status = ?, updated_at = ?{served} WHERE status IN ({queued})"
+        f" AND booking_id IN (SELECT existing_id FROM {stage.name} WHERE changed = 1"
+        " AND old_status = ? AND status = ?)",
+        [status, stamp, *([stamp] if served else []), old, new],
+    )
 
 
 def _diagnose_bookings(stage: Stage, problems: Problems, has_bookings: bool) -> None:

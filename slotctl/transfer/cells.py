@@ -29,6 +29,8 @@ REQUIRED: dict[str, Sequence[str | tuple[str, ...]]] = {
     "closures": ("exchange", "starts_on"),
     "slots": ("exchange", ("starts_at+ends_at", "date+start+end"), "max_capacity"),
     "bookings": ("slot", "customer_name", "customer_email"),
+    "tickets": ("number", "exchange", "customer_name", "arrived_at"),
+    "waitlist": ("exchange", "customer_name", "customer_email", "from", "to"),
 }
 BATCH = 2_000  # rows parsed between slot look-ups and staging loads
 CACHE_KIB = 8_192  # SQLite page cache while importing: bounded memory whatever the file

@@ -44,7 +44,10 @@ TEXT: Final[dict[str, tuple[str, ...]]] = {
         "customer_phone",
         "notes",
         "cancellation_reason",
+        "counter",
     ),
+    "tickets": ("customer_name", "counter"),
+    "waitlist": ("customer_name", "customer_email", "customer_phone"),
 }
 # The advice each reason ends with (no "; ": it joins the reasons of a row).
 ADVICE_ZEROS: Final = "export as XLSX, or import the column as text"

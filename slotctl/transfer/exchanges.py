@@ -8,7 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from slotctl import clock, domain
-from slotctl.bounds import ADVANCE_DAYS, NOTICE_MINUTES
+from slotctl.bounds import (
+    ADVANCE_DAYS,
+    CHECKIN_EARLY_MINUTES,
+    LATE_AFTER_MINUTES,
+    NOTICE_MINUTES,
+)
 from slotctl.db.models import Exchange, TimeSlot
 from slotctl.parsing import validate_timezone
 from slotctl.records import EXCHANGE_FIELDS
@@ -17,6 +22,10 @@ from slotctl.transfer.cells import ImportResult, Reasons, cell_bool, cell_instan
 from slotctl.transfer.small import Item, Small, apply, collect
 
 _EXCHANGE_OPTIONAL = tuple(f for f in EXCHANGE_FIELDS if f not in ("uuid", "slug", "name"))
+_FRONT_DESK = {
+    "checkin_early_minutes": CHECKIN_EARLY_MINUTES,
+    "late_after_minutes": LATE_AFTER_MINUTES,
+}
 
 
 def import_exchanges(
@@ -50,6 +59,9 @@ def import_exchanges(
             values["min_notice_minutes"] = r(
                 cell_int, cells["min_notice_minutes"], "min_notice_minutes", NOTICE_MINUTES
             )
+        for column, bound in _FRONT_DESK.items():  # an empty cell: the default, or unchanged
+            if cells[column]:
+                values[column] = r(cell_int, cells[column], column, bound)
         if "max_advance_days" in v:  # an empty cell: no limit
             advance = cells["max_advance_days"]
             values["max_advance_days"] = (
@@ -79,6 +91,8 @@ def import_exchanges(
         "timezone": validate_timezone(default_timezone),
         "is_active": True,
         "min_notice_minutes": 0,
+        "checkin_early_minutes": domain.CHECKIN_EARLY_MINUTES,
+        "late_after_minutes": domain.LATE_AFTER_MINUTES,
         "created_at": now,
         "updated_at": now,
     }

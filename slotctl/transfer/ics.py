@@ -23,6 +23,7 @@ from slotctl.transfer.export import Query, iter_rows
 ICS_STATUS = {
     "pending": "TENTATIVE",
     "confirmed": "CONFIRMED",
+    "arrived": "CONFIRMED",
     "completed": "CONFIRMED",
     "no_show": "CONFIRMED",
     "cancelled": "CANCELLED",

@@ -3,7 +3,7 @@ same validation as the commands that create them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -74,6 +74,20 @@ def collect(
 
 
 Item = tuple[str | None, dict[str, Any], int]  # (uuid, column values, line)
+# The changed column values of a stored row as (field, old, new) of its record.
+Listing = Callable[[Any, dict[str, Any]], Iterable[tuple[str, Any, Any]]]
+LOOKUP = 500  # uuids per query
+
+
+def existing_rows(session: Session, model: Any, uuids: list[str]) -> dict[str, Any]:
+    """The rows of ``model`` with these uuids (those that exist), by uuid."""
+    found: dict[str, Any] = {}
+    for start in range(0, len(uuids), LOOKUP):
+        chunk = uuids[start : start + LOOKUP]
+        found.update(
+            (row.uuid, row) for row in session.scalars(select(model).where(model.uuid.in_(chunk)))
+        )
+    return found
 
 
 def apply(
@@ -87,20 +101,27 @@ def apply(
     dry_run: bool,
     accept_changes: bool = False,
     defaults: dict[str, Any] | None = None,
+    listing: Listing | None = None,
 ) -> ImportResult:
     """Upsert ORM rows by uuid: update the values given when one differs (a column the
     file leaves out, or an empty optional cell, keeps its value), insert otherwise (with
     ``defaults`` for what is not given). Each changed field is listed under the record's
-    name (``describe``); a value that looks damaged by a spreadsheet (:mod:`.damage`)
-    is a bad row unless ``accept_changes``. Raises the file's bad rows, if any, first."""
+    name (``describe``): by default as the column and its value (an exchange by its
+    slug), else as ``listing`` words the changed values of a row, as record fields; a
+    value that looks damaged by a spreadsheet (:mod:`.damage`) is a bad row unless
+    ``accept_changes``. Raises the file's bad rows, if any, first."""
     result = ImportResult(kind, dry_run=dry_run)
-    existing = {
-        row.uuid: row
-        for row in session.scalars(
-            select(model).where(model.uuid.in_([u for u, _, _ in items if u is not None]))
-        )
-    }
+    existing = existing_rows(session, model, [u for u, _, _ in items if u is not None])
     slugs = {id_: slug for slug, id_ in small.exchanges.items()}
+
+    def fields(row: Any, changed: dict[str, Any]) -> Iterator[tuple[str, Any, Any]]:
+        for key, value in changed.items():
+            old = getattr(row, key)
+            if key == "exchange_id":  # an exchange is shown by its slug
+                yield "exchange", slugs.get(old), slugs.get(value)
+            else:
+                yield key, shown(old), shown(value)
+
     writes: list[tuple[Any, str | None, dict[str, Any]]] = []
     for uuid, values, line in items:
         row = existing.get(uuid) if uuid is not None else None
@@ -115,12 +136,8 @@ def apply(
         else:
             result.updated += 1
             name = describe(row)
-            for key, value in changed.items():
-                old = getattr(row, key)
-                if key == "exchange_id":  # an exchange is shown by its slug
-                    result.changes.add(name, "exchange", slugs.get(old), slugs.get(value))
-                else:
-                    result.changes.add(name, key, shown(old), shown(value))
+            for field_name, old, new in (listing or fields)(row, changed):
+                result.changes.add(name, field_name, old, new)
         if not accept_changes:
             _damage(kind, row, changed, small.texts.get(line, {}), small.problems, line)
         writes.append((row, uuid, changed))

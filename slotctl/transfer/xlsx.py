@@ -28,9 +28,11 @@ from slotctl.errors import InvalidFile
 from slotctl.records import (
     BookingRecord,
     ClosureRecord,
+    EntryRecord,
     ExchangeRecord,
     HoursRecord,
     SlotRecord,
+    TicketRecord,
 )
 from slotctl.tabular import Cells, encode_cell
 
@@ -41,6 +43,8 @@ RECORDS: dict[str, type] = {
     "closures": ClosureRecord,
     "slots": SlotRecord,
     "bookings": BookingRecord,
+    "tickets": TicketRecord,
+    "waitlist": EntryRecord,
 }
 WIDTH_SAMPLE = 1_000  # rows whose widths size the columns
 MAX_WIDTH = 60
@@ -58,13 +62,13 @@ def cell_types(kind: str) -> dict[str, type]:
     hints = typing.get_type_hints(RECORDS[kind])
     types: dict[str, type] = {}
     for name, hint in hints.items():
-        if name == "FIELDS":
+        if name in ("FIELDS", "ATTRIBUTES"):
             continue
         options = [t for t in typing.get_args(hint) if t is not type(None)] or [hint]
         kind_of = options[0]
         if kind_of is datetime or kind_of not in (int, bool, date):
             kind_of = str
-        types[name] = kind_of
+        types[name.removesuffix("_")] = kind_of  # the field of attribute from_ is from
     return types
 
 

@@ -103,6 +103,14 @@ class Dialect:
         """An engine with this database's connection settings."""
         raise NotImplementedError
 
+    @contextmanager
+    def migrating(self, connection: Connection) -> Iterator[None]:
+        """Around the transaction of a migration, on a connection not yet in one."""
+        yield
+
+    def check_references(self, connection: Connection) -> None:
+        """Inside a migration's transaction, before it commits: every foreign key holds."""
+
     # Instants ------------------------------------------------------------------------
 
     def stamp(self, value: datetime) -> Any:
@@ -307,9 +315,22 @@ class Dialect:
         """SQL: the hours from instant ``earlier`` to instant ``later``, fractional."""
         raise NotImplementedError
 
-    def local_hour(self, exchanges: Zones, start: datetime, end: datetime) -> LocalHour:
-        """SQL: the local hour of ``s.starts_at`` in its exchange's time between ``start``
-        and ``end``; its parameters; the join it needs."""
+    def microseconds_between(self, later: str, earlier: str) -> str:
+        """SQL: the whole microseconds from instant ``earlier`` to instant ``later``, an
+        exact integer (the same number on both databases)."""
+        raise NotImplementedError
+
+    def local_hour(
+        self,
+        exchanges: Zones,
+        start: datetime,
+        end: datetime,
+        column: str = "s.starts_at",
+        exchange: str = "s.exchange_id",
+    ) -> LocalHour:
+        """SQL: the local hour of the instant ``column`` (default ``s.starts_at``) in the
+        time of the exchange whose id is ``exchange``, between ``start`` and ``end``;
+        its parameters; the join it needs."""
         raise NotImplementedError
 
     def medians(self, session: Session, leads: Leads) -> dict[int | None, float]:

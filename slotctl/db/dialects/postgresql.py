@@ -220,9 +220,20 @@ class PostgreSQL(d.Dialect):
     def hours_between(self, later: str, earlier: str) -> str:
         return f"extract(epoch FROM ({later} - {earlier})) / 3600.0"
 
-    def local_hour(self, exchanges: d.Zones, start: datetime, end: datetime) -> d.LocalHour:
-        hour = "CAST(extract(hour FROM (s.starts_at AT TIME ZONE e.timezone)) AS INTEGER)"
-        return hour, [], " JOIN exchanges e ON e.id = s.exchange_id"
+    def microseconds_between(self, later: str, earlier: str) -> str:
+        # extract() of an interval is numeric (exact) since PostgreSQL 14.
+        return f"CAST(extract(epoch FROM ({later} - {earlier})) * 1000000 AS BIGINT)"
+
+    def local_hour(
+        self,
+        exchanges: d.Zones,
+        start: datetime,
+        end: datetime,
+        column: str = "s.starts_at",
+        exchange: str = "s.exchange_id",
+    ) -> d.LocalHour:
+        hour = f"CAST(extract(hour FROM ({column} AT TIME ZONE e.timezone)) AS INTEGER)"
+        return hour, [], f" JOIN exchanges e ON e.id = {exchange}"
 
     def medians(self, session: Session, leads: d.Leads) -> dict[int | None, float]:
         # Two sorts of every value: let them happen in memory (this transaction only).
@@ -267,5 +278,5 @@ _INSERT_BOOKING = _named(
     " updated_at) VALUES (:uuid, :reference, :slot, :exchange, :name, :email, :phone, :notes,"
     " :status, :confirmed, :now, :now) ON CONFLICT (reference) DO NOTHING RETURNING id)"
     f" INSERT INTO booking_events ({d.EVENT_COLUMNS}) SELECT :event, id, :now, :actor, NULL,"
-    " :status, 'created', :now, :now FROM booked RETURNING booking_id"
+    " :status, :note, :now, :now FROM booked RETURNING booking_id"
 )

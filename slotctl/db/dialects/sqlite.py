@@ -77,6 +77,24 @@ class SQLite(d.Dialect):
 
         return engine
 
+    @contextmanager
+    def migrating(self, connection: Connection) -> Iterator[None]:
+        """Foreign keys off while a migration rebuilds tables (batch mode): with them
+        on, dropping the old copy of a table would cascade into the rows that refer to
+        it. SQLite's documented procedure; :meth:`check_references` checks them before
+        the commit."""
+        raw = self.raw(connection)  # outside SQLAlchemy's transaction: a PRAGMA in one is void
+        raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            yield
+        finally:
+            raw.execute("PRAGMA foreign_keys=ON")
+
+    def check_references(self, connection: Connection) -> None:
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"the migration broke {len(broken)} foreign key references")
+
     def stamp(self, value: datetime) -> Any:
         return d.sqlite_text(value)
 
@@ -127,7 +145,7 @@ class SQLite(d.Dialect):
             return None
         cursor.execute(
             f"INSERT INTO booking_events ({d.EVENT_COLUMNS}) VALUES (:event, :id, :now, :actor,"
-            " NULL, :status, 'created', :now, :now)",
+            " NULL, :status, :note, :now, :now)",
             {**values, "id": inserted[0]},
         )
         return int(inserted[0])
@@ -266,12 +284,32 @@ class SQLite(d.Dialect):
     def hours_between(self, later: str, earlier: str) -> str:
         return f"(julianday({later}) - julianday({earlier})) * 24.0"
 
-    def local_hour(self, exchanges: d.Zones, start: datetime, end: datetime) -> d.LocalHour:
+    def microseconds_between(self, later: str, earlier: str) -> str:
+        # Exact on the stored text 'YYYY-MM-DD HH:MM:SS.ffffff': whole seconds since the
+        # epoch, then the six digits of microseconds (julianday() is a float).
+        def micros(column: str) -> str:
+            return (
+                f"(CAST(strftime('%s', {column}) AS INTEGER) * 1000000"
+                f" + CAST(substr({column}, 21, 6) AS INTEGER))"
+            )
+
+        return f"({micros(later)} - {micros(earlier)})"
+
+    def local_hour(
+        self,
+        exchanges: d.Zones,
+        start: datetime,
+        end: datetime,
+        column: str = "s.starts_at",
+        exchange: str = "s.exchange_id",
+    ) -> d.LocalHour:
         # SQLite has no time zones: the offsets in force become a CASE on the stored text.
-        minutes, binds = offsets(exchanges, start, end, str)
+        minutes, binds = offsets(
+            exchanges, start, end, str, column=column, exchange_column=exchange
+        )
         minute_of_day = (
-            "(CAST(substr(s.starts_at, 12, 2) AS INTEGER) * 60"
-            " + CAST(substr(s.starts_at, 15, 2) AS INTEGER)"
+            f"(CAST(substr({column}, 12, 2) AS INTEGER) * 60"
+            f" + CAST(substr({column}, 15, 2) AS INTEGER)"
         )
         return f"(({minute_of_day} + {minutes} + 1440) % 1440) / 60)", binds, ""
 
